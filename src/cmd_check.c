@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+#include "cmd.h"
+
+int
+tt_cmd_check(int argc, char **argv)
+{
+	return TT_EXIT_FAILURE;
+}

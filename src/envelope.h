@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The signed envelope of protocol v1: signing outgoing payloads and the
+ * stateless part of verifying incoming ones (size, topic, signature tail,
+ * HMAC, JSON and fields). Freshness, which needs memory of past messages,
+ * is in fresh.c. The JSON parser only ever sees bytes whose tag matched.
+ */
+#ifndef TT_ENVELOPE_H
+#define TT_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "keyring.h"
+#include "reason.h"
+#include "topic.h"
+
+#define TT_SRC_MAX 64
+#define TT_ID_MIN 16
+#define TT_ID_MAX 64
+#define TT_ID_LEN 22		/* base64url of 128 random bits */
+#define TT_TAG_LEN 43		/* base64url of an HMAC-SHA256 */
+#define TT_PAYLOAD_DEFAULT (256 * 1024)
+#define TT_DEPTH_DEFAULT 64
+
+struct tt_verify_opts {
+	const char *prefix;		/* topic prefix, such as "tattletale" */
+	const struct tt_keyring *keys;
+	size_t max_payload;		/* bytes */
+	int max_depth;			/* JSON nesting levels */
+};
+
+/* A verified message. root owns everything; data is borrowed from it. */
+struct tt_message {
+	struct tt_topic topic;
+	char src[TT_SRC_MAX + 1];
+	int64_t ts;			/* ms since the Unix epoch, as the sender set it */
+	char id[TT_ID_MAX + 1];
+	int64_t hop;
+	char kid[TT_KID_MAX + 1];
+	json_t *root;
+	json_t *data;
+};
+
+/*
+ * Verifies steps 1 to 4 of protocol v1 in order: size and topic, tail shape
+ * and key id, constant-time tag compare, then strict JSON and fields.
+ * Returns TT_OK and fills *msg (release it with tt_message_clear), or the
+ * reason for rejecting the message, leaving *msg empty.
+ */
+enum tt_reason tt_envelope_verify(const struct tt_verify_opts *opts, const char *topic,
+				  const void *payload, size_t len, struct tt_message *msg);
+
+/* Releases what a verified message owns. Safe on an empty or cleared message. */
+void tt_message_clear(struct tt_message *msg);
+
+struct tt_sign_input {
+	const char *topic;
+	const char *src;
+	int64_t ts;
+	const char *id;
+	int64_t hop;			/* written only when above 0 */
+	const char *data;		/* JSON text of the value, already validated */
+	size_t data_len;
+};
+
+/*
+ * Builds and signs the payload
+ * {"v":1,"src":...,"ts":...,"id":...,["hop":...,]"data":...,"sig":"KID.TAG"}.
+ * Returns a malloc'd, NUL-terminated payload and its length in *len, or NULL
+ * with errno set.
+ */
+char *tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_t *len);
+
+/* Writes a fresh message id (128 random bits, 22 characters) into out[TT_ID_LEN + 1]. Returns 0 or -1. */
+int tt_envelope_new_id(char *out);
+
+/*
+ * Checks that text is at most max_depth levels deep, scanning bytes without
+ * parsing, so that hostile nesting never reaches a recursive parser.
+ * Returns 0 or -1.
+ */
+int tt_json_check_depth(const char *text, size_t len, int max_depth);
+
+#endif

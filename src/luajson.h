@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Conversion between JSON values (jansson) and Lua values, keeping what a
+ * round trip needs: objects and arrays carry marker metatables so empty ones
+ * keep their kind, integers stay 64-bit integers, and JSON null inside a
+ * table is the sentinel tt.null.
+ */
+#ifndef TT_LUAJSON_H
+#define TT_LUAJSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <lua.h>
+
+/* Creates the marker metatables and the null sentinel in L's registry. Call once per state. */
+void tt_luajson_setup(lua_State *L);
+
+/* Pushes the null sentinel, a new empty array and a new empty object. */
+void tt_luajson_push_null(lua_State *L);
+void tt_luajson_push_array(lua_State *L);
+void tt_luajson_push_object(lua_State *L);
+/* Whether the value at idx is the null sentinel. */
+int tt_luajson_is_null(lua_State *L, int idx);
+
+/*
+ * Pushes v as a Lua value: a top-level null becomes nil, a null inside a
+ * table becomes the sentinel. May raise a memory error.
+ */
+void tt_luajson_push(lua_State *L, const json_t *v);
+
+/*
+ * Encodes the Lua value at idx as compact JSON and pushes the text as a
+ * string. Rejects non-finite numbers, strings that are not valid UTF-8,
+ * cycles, tables deeper than max_depth, tables with keys that are neither a
+ * sequence nor all strings, functions, userdata and threads, and output over
+ * max_len bytes. Returns 0, or -1 with a message in err and nothing pushed.
+ * May raise a memory error; it then leaks nothing.
+ */
+int tt_luajson_encode(lua_State *L, int idx, int max_depth, size_t max_len,
+		      char *err, size_t errsize);
+
+#endif
