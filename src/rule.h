@@ -31,6 +31,7 @@ struct tt_state_view {
 struct tt_host {
 	void *ctx;
 	const char *app;		/* this router's app name, for tt.app */
+	const char *prefix;		/* topic prefix, for meta.topic */
 
 	/*
 	 * Signs and publishes a value. json is compact JSON text that the rule
