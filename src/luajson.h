@@ -13,6 +13,9 @@
 #include <jansson.h>
 #include <lua.h>
 
+/* Maximum table nesting that tt_luajson_encode accepts, whatever max_depth requests. */
+#define TT_LUAJSON_MAX_DEPTH 1000
+
 /* Creates the marker metatables and the null sentinel in L's registry. Call once per state. */
 void tt_luajson_setup(lua_State *L);
 
@@ -22,6 +25,9 @@ void tt_luajson_push_array(lua_State *L);
 void tt_luajson_push_object(lua_State *L);
 /* Whether the value at idx is the null sentinel. */
 int tt_luajson_is_null(lua_State *L, int idx);
+/* Whether the value at idx is a table with the array or the object marker. */
+int tt_luajson_is_array(lua_State *L, int idx);
+int tt_luajson_is_object(lua_State *L, int idx);
 
 /*
  * Pushes v as a Lua value: a top-level null becomes nil, a null inside a
@@ -36,6 +42,10 @@ void tt_luajson_push(lua_State *L, const json_t *v);
  * sequence nor all strings, functions, userdata and threads, and output over
  * max_len bytes. Returns 0, or -1 with a message in err and nothing pushed.
  * May raise a memory error; it then leaks nothing.
+ *
+ * A table at the top level is at depth 1; a max_depth above
+ * TT_LUAJSON_MAX_DEPTH counts as TT_LUAJSON_MAX_DEPTH. Object keys are
+ * written in byte order, so equal tables give equal text.
  */
 int tt_luajson_encode(lua_State *L, int idx, int max_depth, size_t max_len,
 		      char *err, size_t errsize);
