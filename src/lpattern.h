@@ -16,7 +16,11 @@
 /*
  * Charges steps of matching work to the caller's budget. It may raise a
  * Lua error (longjmp) to abort the match; the matcher holds no memory
- * outside the Lua stack, so that is safe.
+ * outside the Lua stack, so that is safe. It must leave the Lua stack as it
+ * found it, because gsub may have a luaL_Buffer open on it. steps is the
+ * work done since the previous call, at least TT_LPATTERN_STEP_CHUNK: steps
+ * carry over from one string function call to the next, and a plain find
+ * or a long %b may add many steps at once.
  */
 typedef void (*tt_lpattern_charge)(lua_State *L, void *ud, uint64_t steps);
 
@@ -26,7 +30,7 @@ typedef void (*tt_lpattern_charge)(lua_State *L, void *ud, uint64_t steps);
 /*
  * Replaces find, match, gmatch and gsub in the table at index idx (the
  * state's string library) with the budgeted versions. charge and ud are
- * stored in upvalues.
+ * stored in upvalues. A NULL charge turns the budget off.
  */
 void tt_lpattern_install(lua_State *L, int idx, tt_lpattern_charge charge, void *ud);
 
