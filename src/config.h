@@ -40,7 +40,7 @@ struct tt_config {
 	char *app;
 	struct {
 		char *host;		/* default "127.0.0.1" */
-		int port;		/* default 1883, or 8883 with tls */
+		int port;		/* 0 until tt_config_finish picks 1883, or 8883 with tls */
 		char *client_id;	/* default NULL: app plus a random suffix */
 		bool persistent;	/* session: persistent */
 		char *username;
@@ -67,7 +67,7 @@ struct tt_config {
 		int failures;		/* budget hits or errors before disabling, default 5 */
 		int64_t failure_window_ms;	/* default 60 s */
 	} sandbox;
-	char *rules;			/* absolute path; default "<dir>/rules.d" */
+	char *rules;			/* absolute path; NULL until tt_config_finish sets "<dir>/rules.d" */
 	char *lua_path;			/* absolute path or NULL */
 	enum tt_log_level log_level;	/* default info */
 	int64_t stats_interval_ms;	/* default 60 s; 0 turns stats off */
@@ -91,14 +91,17 @@ struct tt_config_overrides {
 	bool insecure;			/* tls without certificate verification */
 };
 
-/* Fills cfg with defaults. */
+/* Fills cfg with defaults; dir is the current folder. */
 void tt_config_init(struct tt_config *cfg);
+/* Frees every string of cfg and wipes inline key values. */
 void tt_config_free(struct tt_config *cfg);
 
 /*
- * Reads a YAML file into cfg (initialized). Returns 0, or -1 with a message
- * in err such as "tattletale.yaml:7:3: broker.port: expected an integer
- * from 1 to 65535, got \"http\"".
+ * Reads a YAML file of at most 1 MiB into cfg (initialized), setting path
+ * and dir and making relative paths absolute against dir. Returns 0, or -1
+ * with a message in err such as "tattletale.yaml:7:9: broker.port: expected
+ * an integer from 1 to 65535, got \"http\"". After an error cfg may hold
+ * part of the file; tt_config_free still releases it.
  */
 int tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsize);
 
@@ -111,9 +114,11 @@ int tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t er
 const char *tt_config_locate(const char *explicit_path);
 
 /*
- * Applies flags, fills defaults that depend on other values and checks that
- * the result is complete (app and at least one key source). Returns 0 or -1
- * with err.
+ * Applies flags (ov may be NULL), fills defaults that depend on other
+ * values and checks that the result is complete (app and at least one key
+ * source). Paths from flags are relative to the current folder. key_file
+ * replaces the configured keys with one key, named kid or "default"; any
+ * TLS flag and insecure turn TLS on. Returns 0 or -1 with err.
  */
 int tt_config_finish(struct tt_config *cfg, const struct tt_config_overrides *ov,
 		     char *err, size_t errsize);
