@@ -1,2 +1,375 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder */
+/*
+ * The signed envelope of protocol v1.
+ *
+ * A payload ends with the fixed tail ,"sig":"KID.TAG"} and everything
+ * before it is BODY. The tag is HMAC-SHA256 over
+ * "tattletale-v1\n" KID "\n" topic "\n" BODY, so it binds the key id, the
+ * topic and the exact bytes as sent, and nothing is re-serialized. Verifying
+ * reads the tail from the end without parsing, checks the tag in constant
+ * time, and only then hands the payload to jansson. A payload whose tag
+ * matched and that parses as JSON has "sig" as its last top-level member,
+ * because the tail cannot sit inside a string or a nested value.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "b64url.h"
+#include "envelope.h"
+
+#define MAC_LEN 32			/* bytes of an HMAC-SHA256 */
+#define DOMAIN "tattletale-v1\n"
+#define SIG_OPEN ",\"sig\":\""		/* the tail up to KID */
+#define SIG_OPEN_LEN (sizeof(SIG_OPEN) - 1)
+#define SIG_CLOSE "\"}"
+#define SIG_CLOSE_LEN (sizeof(SIG_CLOSE) - 1)
+
+static bool
+in_set(unsigned char c, bool dot)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-' || (dot && c == '.');
+}
+
+static int
+check_chars(const char *s, size_t len, size_t min, size_t max, bool dot)
+{
+	if (len < min || len > max)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (!in_set((unsigned char)s[i], dot))
+			return -1;
+	return 0;
+}
+
+int
+tt_src_check(const char *src, size_t len)
+{
+	return check_chars(src, len, 1, TT_SRC_MAX, true);
+}
+
+int
+tt_id_check(const char *id, size_t len)
+{
+	return check_chars(id, len, TT_ID_MIN, TT_ID_MAX, false);
+}
+
+/* Computes the HMAC-SHA256 of the signing input into tag. Returns 0 or -1. */
+static int
+compute_tag(const struct tt_key *key, const char *topic, const void *body, size_t bodylen,
+	    unsigned char tag[MAC_LEN])
+{
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	const unsigned char *kb;
+	const char *kid = tt_key_id(key);
+	size_t kblen, outlen = 0;
+	int rc = -1;
+
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (mac == NULL)
+		goto out;
+	ctx = EVP_MAC_CTX_new(mac);
+	if (ctx == NULL)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	kb = tt_key_bytes(key, &kblen);
+	if (EVP_MAC_init(ctx, kb, kblen, params) != 1)
+		goto out;
+
+	if (EVP_MAC_update(ctx, (const unsigned char *)DOMAIN, sizeof(DOMAIN) - 1) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)kid, strlen(kid)) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)"\n", 1) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)topic, strlen(topic)) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)"\n", 1) != 1 ||
+	    EVP_MAC_update(ctx, body, bodylen) != 1)
+		goto out;
+	if (EVP_MAC_final(ctx, tag, &outlen, MAC_LEN) != 1 || outlen != MAC_LEN)
+		goto out;
+	rc = 0;
+out:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return rc;
+}
+
+/* Positions of the parts of the tail ,"sig":"KID.TAG"} in a payload. */
+struct tail {
+	size_t bodylen;		/* bytes before ,"sig":" */
+	const char *kid;
+	size_t kidlen;
+	const char *tag;	/* TT_TAG_LEN characters */
+};
+
+/* Finds the tail by reading backwards from the end. Returns 0 or -1. */
+static int
+find_tail(const char *p, size_t len, struct tail *t)
+{
+	size_t end, kidstart;
+
+	if (len < SIG_OPEN_LEN + 1 + 1 + TT_TAG_LEN + SIG_CLOSE_LEN)
+		return -1;
+	if (memcmp(p + len - SIG_CLOSE_LEN, SIG_CLOSE, SIG_CLOSE_LEN) != 0)
+		return -1;
+	end = len - SIG_CLOSE_LEN - TT_TAG_LEN;	/* where TAG starts */
+	t->tag = p + end;
+	if (p[end - 1] != '.')
+		return -1;
+
+	/* KID runs back from the dot to the first character outside its set. */
+	kidstart = end - 1;
+	while (kidstart > 0 && end - 1 - kidstart <= TT_KID_MAX &&
+	    in_set((unsigned char)p[kidstart - 1], false))
+		kidstart--;
+	t->kid = p + kidstart;
+	t->kidlen = end - 1 - kidstart;
+	if (t->kidlen == 0 || t->kidlen > TT_KID_MAX || kidstart < SIG_OPEN_LEN)
+		return -1;
+	if (memcmp(p + kidstart - SIG_OPEN_LEN, SIG_OPEN, SIG_OPEN_LEN) != 0)
+		return -1;
+	t->bodylen = kidstart - SIG_OPEN_LEN;
+	return 0;
+}
+
+/* Steps 2 and 3: tail shape, key id and tag. */
+static enum tt_reason
+check_signature(const struct tt_verify_opts *opts, const char *topic, const char *p,
+		size_t len, struct tail *t)
+{
+	unsigned char given[MAC_LEN + 2], expected[MAC_LEN];
+	const struct tt_key *key;
+	size_t glen = 0;
+	enum tt_reason reason = TT_BAD_SIGNATURE;
+
+	if (find_tail(p, len, t) == -1)
+		return TT_NO_SIGNATURE;
+	key = tt_keyring_find(opts->keys, t->kid, t->kidlen);
+	if (key == NULL)
+		return TT_UNKNOWN_KEY;
+
+	/* A tag with another spelling of the same bytes is not the tag. */
+	if (tt_b64url_decode(t->tag, TT_TAG_LEN, given, &glen) == -1 || glen != MAC_LEN)
+		return TT_BAD_SIGNATURE;
+	if (compute_tag(key, topic, p, t->bodylen, expected) == -1)
+		goto out;
+	if (CRYPTO_memcmp(given, expected, MAC_LEN) == 0)
+		reason = TT_OK;
+out:
+	OPENSSL_cleanse(expected, sizeof(expected));
+	return reason;
+}
+
+int
+tt_json_check_depth(const char *text, size_t len, int max_depth)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;	/* the escaped byte cannot end the string */
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max_depth)
+				return -1;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
+/* Copies a string member that passes check into out. Returns 0 or -1. */
+static int
+take_string(json_t *root, const char *name, int (*check)(const char *, size_t), char *out)
+{
+	json_t *v = json_object_get(root, name);
+	size_t len;
+
+	if (!json_is_string(v))
+		return -1;
+	len = json_string_length(v);
+	if (check(json_string_value(v), len) == -1)
+		return -1;
+	memcpy(out, json_string_value(v), len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Step 4, after the JSON parsed: the members every message must carry. */
+static enum tt_reason
+read_fields(json_t *root, struct tt_message *msg)
+{
+	json_t *v, *ts, *hop;
+
+	v = json_object_get(root, "v");
+	if (!json_is_integer(v) || json_integer_value(v) != 1)
+		return TT_BAD_FIELD;
+	if (take_string(root, "src", tt_src_check, msg->src) == -1)
+		return TT_BAD_FIELD;
+	ts = json_object_get(root, "ts");
+	if (!json_is_integer(ts) || json_integer_value(ts) < 0)
+		return TT_BAD_FIELD;
+	if (take_string(root, "id", tt_id_check, msg->id) == -1)
+		return TT_BAD_FIELD;
+	hop = json_object_get(root, "hop");
+	if (hop != NULL && (!json_is_integer(hop) || json_integer_value(hop) < 0))
+		return TT_BAD_FIELD;
+	msg->data = json_object_get(root, "data");
+	if (msg->data == NULL)
+		return TT_BAD_FIELD;
+
+	msg->ts = json_integer_value(ts);
+	msg->hop = hop == NULL ? 0 : json_integer_value(hop);
+	return TT_OK;
+}
+
+/* Step 4: strict JSON whose "sig" is the tail, then the fields. */
+static enum tt_reason
+parse(const struct tt_verify_opts *opts, const char *p, size_t len, const struct tail *t,
+      struct tt_message *msg)
+{
+	int depth = opts->max_depth > 0 ? opts->max_depth : TT_DEPTH_DEFAULT;
+	size_t siglen = t->kidlen + 1 + TT_TAG_LEN;
+	json_error_t err;
+	json_t *sig;
+
+	if (tt_json_check_depth(p, len, depth) == -1)
+		return TT_BAD_JSON;
+	msg->root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &err);
+	if (msg->root == NULL || !json_is_object(msg->root))
+		return TT_BAD_JSON;
+	sig = json_object_get(msg->root, "sig");
+	if (!json_is_string(sig) || json_string_length(sig) != siglen ||
+	    memcmp(json_string_value(sig), t->kid, siglen) != 0)
+		return TT_BAD_JSON;
+	return read_fields(msg->root, msg);
+}
+
+enum tt_reason
+tt_envelope_verify(const struct tt_verify_opts *opts, const char *topic,
+		   const void *payload, size_t len, struct tt_message *msg)
+{
+	size_t max = opts->max_payload > 0 ? opts->max_payload : TT_PAYLOAD_DEFAULT;
+	struct tail t;
+	enum tt_reason reason;
+
+	memset(msg, 0, sizeof(*msg));
+	if (len > max)
+		return TT_TOO_LARGE;
+	if (tt_topic_parse(opts->prefix, topic, &msg->topic) == -1) {
+		reason = TT_BAD_TOPIC;
+		goto fail;
+	}
+
+	reason = check_signature(opts, topic, payload, len, &t);
+	if (reason != TT_OK)
+		goto fail;
+	reason = parse(opts, payload, len, &t, msg);
+	if (reason != TT_OK)
+		goto fail;
+	memcpy(msg->kid, t.kid, t.kidlen);
+	msg->kid[t.kidlen] = '\0';
+	return TT_OK;
+fail:
+	tt_message_clear(msg);
+	return reason;
+}
+
+void
+tt_message_clear(struct tt_message *msg)
+{
+	json_decref(msg->root);
+	memset(msg, 0, sizeof(*msg));
+}
+
+/* Writes the start of the payload, up to and including "data":, into buf. */
+static int
+format_head(char *buf, size_t size, const struct tt_sign_input *in)
+{
+	if (in->hop > 0)
+		return snprintf(buf, size,
+		    "{\"v\":1,\"src\":\"%s\",\"ts\":%" PRId64 ",\"id\":\"%s\",\"hop\":%" PRId64 ",\"data\":",
+		    in->src, in->ts, in->id, in->hop);
+	return snprintf(buf, size, "{\"v\":1,\"src\":\"%s\",\"ts\":%" PRId64 ",\"id\":\"%s\",\"data\":",
+	    in->src, in->ts, in->id);
+}
+
+char *
+tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_t *len)
+{
+	unsigned char mac[MAC_LEN];
+	const char *kid = tt_key_id(key);
+	size_t kidlen = strlen(kid), headlen, bodylen, total;
+	char *buf;
+	int n;
+
+	/* src and id are checked so they need no JSON escaping. */
+	if (in->topic == NULL || in->src == NULL || in->id == NULL || in->data == NULL ||
+	    in->data_len == 0 || in->ts < 0 || in->hop < 0 ||
+	    tt_src_check(in->src, strlen(in->src)) == -1 ||
+	    tt_id_check(in->id, strlen(in->id)) == -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+
+	n = format_head(NULL, 0, in);
+	if (n < 0)
+		return NULL;
+	headlen = (size_t)n;
+	if (in->data_len > SIZE_MAX / 2 - headlen) {
+		errno = EOVERFLOW;
+		return NULL;
+	}
+	bodylen = headlen + in->data_len;
+	total = bodylen + SIG_OPEN_LEN + kidlen + 1 + TT_TAG_LEN + SIG_CLOSE_LEN;
+	buf = malloc(total + 1);
+	if (buf == NULL)
+		return NULL;
+
+	format_head(buf, headlen + 1, in);
+	memcpy(buf + headlen, in->data, in->data_len);
+	if (compute_tag(key, in->topic, buf, bodylen, mac) == -1) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+
+	n = snprintf(buf + bodylen, total + 1 - bodylen, SIG_OPEN "%s.", kid);
+	tt_b64url_encode(mac, MAC_LEN, buf + bodylen + (size_t)n);
+	memcpy(buf + total - SIG_CLOSE_LEN, SIG_CLOSE, SIG_CLOSE_LEN + 1);
+	*len = total;
+	return buf;
+}
+
+int
+tt_envelope_new_id(char *out)
+{
+	unsigned char raw[16];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		errno = EIO;
+		return -1;
+	}
+	tt_b64url_encode(raw, sizeof(raw), out);
+	return 0;
+}

@@ -29,8 +29,9 @@
 struct tt_verify_opts {
 	const char *prefix;		/* topic prefix, such as "tattletale" */
 	const struct tt_keyring *keys;
-	size_t max_payload;		/* bytes */
-	int max_depth;			/* JSON nesting levels */
+	size_t max_payload;		/* bytes; 0 means TT_PAYLOAD_DEFAULT */
+	int max_depth;			/* JSON nesting levels, the envelope counting as 1;
+					   0 means TT_DEPTH_DEFAULT */
 };
 
 /* A verified message. root owns everything; data is borrowed from it. */
@@ -71,9 +72,15 @@ struct tt_sign_input {
  * Builds and signs the payload
  * {"v":1,"src":...,"ts":...,"id":...,["hop":...,]"data":...,"sig":"KID.TAG"}.
  * Returns a malloc'd, NUL-terminated payload and its length in *len, or NULL
- * with errno set.
+ * with errno EINVAL (missing topic or data, src or id invalid, ts or hop
+ * negative), EIO (HMAC failed) or ENOMEM. data is copied as it is.
  */
 char *tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_t *len);
+
+/* Checks an app name: 1 to 64 of [A-Za-z0-9._-]. Returns 0 or -1. */
+int tt_src_check(const char *src, size_t len);
+/* Checks a message id: 16 to 64 of [A-Za-z0-9_-]. Returns 0 or -1. */
+int tt_id_check(const char *id, size_t len);
 
 /* Writes a fresh message id (128 random bits, 22 characters) into out[TT_ID_LEN + 1]. Returns 0 or -1. */
 int tt_envelope_new_id(char *out);

@@ -49,8 +49,11 @@ const unsigned char *tt_key_bytes(const struct tt_key *key, size_t *len);
 void tt_key_fingerprint(const struct tt_key *key, char *out);
 
 /*
- * Reads key text from a file: surrounding whitespace is ignored. Returns
- * a malloc'd buffer in *key (the caller wipes and frees it) or -1 with errno.
+ * Reads key text from a file: surrounding spaces, tabs, CRs and LFs are
+ * ignored. Returns 0 with a malloc'd, NUL-terminated buffer in *key (the
+ * caller wipes and frees it) and its length without the NUL in *len, or -1
+ * with errno (EFBIG for a file above 64 KiB). An empty result is returned
+ * as it is; tt_keyring_add rejects it as too short.
  */
 int tt_key_read_file(const char *path, char **key, size_t *len);
 

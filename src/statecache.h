@@ -8,19 +8,34 @@
 
 #include "envelope.h"
 
+#define TT_STATECACHE_DEFAULT 65536	/* topics */
+
 struct tt_statecache;
 
+/*
+ * Creates a cache of at most capacity topics (0 means TT_STATECACHE_DEFAULT).
+ * When it is full, a new topic replaces the least recently updated one.
+ * Returns NULL with errno ENOMEM or EIO (no random hash seed).
+ */
 struct tt_statecache *tt_statecache_new(size_t capacity);
 void tt_statecache_free(struct tt_statecache *cache);
 
-/* Stores a verified state, replacing the previous one on its topic. The cache takes a reference to msg->root. */
+/*
+ * Stores a verified state, replacing the previous one on its topic. The
+ * cache takes a reference to msg->root. Returns 0, or -1 with errno EINVAL
+ * (msg has no root) or ENOMEM.
+ */
 int tt_statecache_put(struct tt_statecache *cache, const struct tt_message *msg, bool retained);
 
-/* Finds the state on ns/name. The pointers stay valid until the next put. */
+/* Finds the state on ns/name. The pointers stay valid until the next put. retained may be NULL. */
 bool tt_statecache_get(const struct tt_statecache *cache, const char *ns, const char *name,
 		       const struct tt_message **msg, bool *retained);
 
-/* Calls fn for every cached state whose ns and name match the patterns ("*" matches any). */
+/*
+ * Calls fn for every cached state whose ns and name match the patterns
+ * ("*" matches any), most recently updated first. fn must not put into
+ * the cache.
+ */
 void tt_statecache_each(const struct tt_statecache *cache, const char *ns, const char *name,
 			void (*fn)(void *arg, const struct tt_message *msg, bool retained), void *arg);
 

@@ -12,6 +12,7 @@
 
 #define TT_PART_MAX 128		/* bytes in a namespace or a name */
 #define TT_PREFIX_MAX 256	/* bytes in a topic prefix */
+#define TT_PREFIX_DEFAULT "tattletale"
 #define TT_TOPIC_MAX (TT_PREFIX_MAX + 8 + 2 * TT_PART_MAX + 3)
 
 enum tt_kind { TT_EVENT, TT_STATE, TT_ACTION, TT_KIND_COUNT };
@@ -32,7 +33,10 @@ bool tt_kind_retained(enum tt_kind kind);
  */
 int tt_topic_check_part(const char *s, size_t len);
 
-/* Checks a prefix: one or more valid parts joined by '/'. Returns 0 or -1. */
+/*
+ * Checks a prefix: one or more valid parts joined by '/', at most
+ * TT_PREFIX_MAX bytes. Returns 0 or -1.
+ */
 int tt_topic_check_prefix(const char *prefix);
 
 struct tt_topic {
@@ -41,13 +45,17 @@ struct tt_topic {
 	char name[TT_PART_MAX + 1];
 };
 
-/* Parses a received topic under prefix. Returns 0, or -1 when it is not a valid topic. */
+/*
+ * Parses a received topic under prefix (NULL means TT_PREFIX_DEFAULT).
+ * Returns 0, or -1 when it is not a valid topic.
+ */
 int tt_topic_parse(const char *prefix, const char *topic, struct tt_topic *out);
 
 /*
  * Writes {prefix}/{kind}/{ns}/{name} into buf. With filter set, an ns or
- * name of "*" becomes the MQTT single-level wildcard "+". Returns the length,
- * or -1 when a part is invalid or buf is too small.
+ * name of "*" becomes the MQTT single-level wildcard "+". A NULL prefix
+ * means TT_PREFIX_DEFAULT. Returns the length, or -1 when the prefix, the
+ * kind or a part is invalid or buf is too small.
  */
 int tt_topic_format(char *buf, size_t size, const char *prefix, enum tt_kind kind,
 		    const char *ns, const char *name, bool filter);
