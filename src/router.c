@@ -100,10 +100,11 @@ outbox_flush(struct tt_router *r)
 		free(q->topic);
 		free(q->payload);
 	}
+	if (sent == 0)
+		return;
 	memmove(r->outbox, r->outbox + sent, (r->noutbox - sent) * sizeof(*r->outbox));
 	r->noutbox -= sent;
-	if (sent > 0)
-		tt_log(TT_LOG_INFO, "router", "outbox flushed sent=%zu left=%zu", sent, r->noutbox);
+	tt_log(TT_LOG_INFO, "router", "outbox flushed sent=%zu left=%zu", sent, r->noutbox);
 }
 
 /*
