@@ -158,7 +158,7 @@ tt_cli_setup(struct tt_cli *cli, struct tt_config *cfg, struct tt_keyring **keys
 		return -1;
 	}
 
-	level = cfg->log_level;
+	level = cli->tool ? TT_LOG_WARN : cfg->log_level;
 	if (cli->log_level != NULL)
 		tt_log_level_parse(cli->log_level, &level);
 	if (cli->verbose > 0)

@@ -34,6 +34,7 @@ struct tt_cli {
 	bool help;
 	int verbose;			/* -v count */
 	bool quiet;
+	bool tool;			/* a one-shot command: log warnings and errors only by default */
 };
 
 /*

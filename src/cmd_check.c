@@ -96,7 +96,7 @@ int
 tt_cmd_check(int argc, char **argv)
 {
 	struct option *options = tt_cli_options(NULL);
-	struct tt_cli cli = { 0 };
+	struct tt_cli cli = { .tool = true };
 	struct tt_config cfg;
 	struct tt_keyring *keys = NULL;
 	struct check_host ch = { 0 };

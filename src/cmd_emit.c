@@ -216,7 +216,7 @@ tt_cmd_emit(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct option *options = tt_cli_options(extra);
-	struct tt_cli cli = { 0 };
+	struct tt_cli cli = { .tool = true };
 	struct tt_config cfg;
 	struct tt_keyring *keys = NULL;
 	struct emit e = { 0 };

@@ -227,7 +227,7 @@ tt_cmd_watch(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct option *options = tt_cli_options(extra);
-	struct tt_cli cli = { 0 };
+	struct tt_cli cli = { .tool = true };
 	struct tt_config cfg;
 	struct tt_keyring *keys = NULL;
 	struct watch w = { 0 };

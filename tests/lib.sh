@@ -63,6 +63,7 @@ tt_broker_start() {
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
+user $(id -un)
 log_dest file $TT_TMP/mosquitto.log
 log_type all
 CONF
