@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The router's configuration file, flags and key sources.
+ * The router's configuration file and the flags that override it.
  *
- * A file is read in two passes. The first turns libyaml's events into a
- * small tree of scalars, mappings and lists, and rejects anchors, aliases,
- * tags and extra documents, so only plain data reaches the second pass.
- * The second walks the tree against tables that map each key to a setter,
- * which checks the value's type and range and stores it. A scalar is the
- * text written: there is no YAML 1.1 implicit typing, so `yes` is a string
- * and only `true` and `false` are booleans.
+ * A file is read in two passes. The first, in yamltree.c, turns the YAML
+ * into a small tree of scalars, mappings and lists and rejects everything
+ * beyond plain data. The second, here, walks the tree against tables that
+ * map each key to a setter, which checks the value's type and range and
+ * stores it. A scalar is the text written: there is no YAML 1.1 implicit
+ * typing, so `yes` is a string and only `true` and `false` are booleans.
+ * Reading the keys themselves is in config_keys.c.
  *
  * Key text never passes through struct tt_config except for inline
  * `value:` entries, which are wiped when the config is freed.
@@ -23,42 +23,24 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <yaml.h>
 
 #include "keyring.h"
 #include "log.h"
 #include "topic.h"
+#include "yamltree.h"
 
-#define FILE_MAX (1024 * 1024)	/* bytes in a config file */
-#define TREE_DEPTH_MAX 16	/* the schema needs 4 levels */
-#define TREE_NODES_MAX 65536	/* the schema needs a few dozen values */
 #define KEYS_MAX 256
 #define QUOTE_MAX 48		/* bytes of a bad value shown in a message */
-
-enum node_type { NODE_SCALAR, NODE_MAPPING, NODE_LIST };
-
-/* One value of the YAML document. */
-struct node {
-	enum node_type type;
-	int line, column;		/* 1-based */
-	char *text;			/* scalars: NUL-terminated, no NUL inside */
-	size_t len;
-	struct node **kids;		/* mappings: key, value, key, value...; lists: items */
-	size_t nkids, cap;
-};
 
 /* State of one tt_config_read call. */
 struct reader {
 	const char *file;		/* as the caller named it, for messages */
-	const char *text;		/* the file's bytes, to place reader errors */
-	size_t textlen;
 	struct tt_config *cfg;
 	void *base;			/* struct that the current table's offsets point into */
 	char path[256];			/* key path of the value being set */
 	size_t pathlen;
-	size_t nodes;
-	const struct node *session;	/* where session: persistent was written */
-	const struct node *tls;
+	const struct tt_yamltree_node *session;	/* where session: persistent was written */
+	const struct tt_yamltree_node *tls;
 	char *err;
 	size_t errsize;
 };
@@ -70,7 +52,7 @@ struct reader {
  */
 struct field {
 	const char *name;
-	int (*set)(struct reader *r, const struct field *f, const struct node *n);
+	int (*set)(struct reader *r, const struct field *f, const struct tt_yamltree_node *n);
 	size_t offset;
 	int64_t min, max;		/* in the unit written */
 	const char *unit;		/* for messages, such as "seconds" */
@@ -142,17 +124,16 @@ fail_pos(struct reader *r, int line, int column, const char *fmt, ...)
 }
 
 #define fail_at(r, n, ...) fail_pos((r), (n)->line, (n)->column, __VA_ARGS__)
-#define fail_mark(r, m, ...) fail_pos((r), (int)(m)->line + 1, (int)(m)->column + 1, __VA_ARGS__)
 
 /* Describes a value for "got ...": its text quoted and escaped, or its kind. */
 static const char *
-describe(const struct node *n, char *buf, size_t size)
+describe(const struct tt_yamltree_node *n, char *buf, size_t size)
 {
 	char quoted[QUOTE_MAX];
 
-	if (n->type == NODE_MAPPING)
+	if (n->type == TT_YAMLTREE_MAPPING)
 		return "a mapping";
-	if (n->type == NODE_LIST)
+	if (n->type == TT_YAMLTREE_LIST)
 		return "a list";
 	if (n->len == 0)
 		return "an empty value";
@@ -163,7 +144,7 @@ describe(const struct node *n, char *buf, size_t size)
 
 /* Reports that n is not what was expected. Returns -1. */
 static int
-expected(struct reader *r, const struct node *n, const char *expectation)
+expected(struct reader *r, const struct tt_yamltree_node *n, const char *expectation)
 {
 	char buf[QUOTE_MAX + 2];
 
@@ -191,255 +172,6 @@ pop(struct reader *r, size_t saved)
 	r->path[saved] = '\0';
 }
 
-static void
-node_free(struct node *n)
-{
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->nkids; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	if (n->text != NULL) {
-		/* A scalar may be an inline key. */
-		OPENSSL_cleanse(n->text, n->len);
-		free(n->text);
-	}
-	free(n);
-}
-
-static int
-node_add(struct node *parent, struct node *kid)
-{
-	if (parent->nkids == parent->cap) {
-		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct node **kids = realloc(parent->kids, cap * sizeof(*kids));
-
-		if (kids == NULL)
-			return -1;
-		parent->kids = kids;
-		parent->cap = cap;
-	}
-	parent->kids[parent->nkids++] = kid;
-	return 0;
-}
-
-/* Tree being built from events: the root and the open mappings and lists. */
-struct builder {
-	struct node *root;
-	struct node *open[TREE_DEPTH_MAX];
-	size_t depth;
-	int documents;
-	bool done;
-};
-
-/* Rejects the YAML features beyond plain data that a node may carry. */
-static int
-check_plain(struct reader *r, const yaml_event_t *ev, const yaml_char_t *anchor,
-	    const yaml_char_t *tag)
-{
-	if (anchor != NULL)
-		return fail_mark(r, &ev->start_mark, "anchors and aliases are not supported");
-	if (tag != NULL) {
-		char quoted[QUOTE_MAX];
-
-		tt_log_escape((const char *)tag, strlen((const char *)tag), quoted, sizeof(quoted));
-		return fail_mark(r, &ev->start_mark, "tags such as %s are not supported", quoted);
-	}
-	return 0;
-}
-
-/* Adds n to the innermost open node, then opens n when it is a mapping or a list. */
-static int
-attach(struct reader *r, struct builder *b, struct node *n)
-{
-	int line = n->line, column = n->column;
-
-	if (++r->nodes > TREE_NODES_MAX) {
-		node_free(n);
-		return fail_pos(r, line, column, "more than %d values, far more than a config needs",
-				TREE_NODES_MAX);
-	}
-	if (b->depth == 0) {
-		b->root = n;
-	} else if (node_add(b->open[b->depth - 1], n) == -1) {
-		node_free(n);
-		return fail_pos(r, line, column, "out of memory");
-	}
-
-	if (n->type == NODE_SCALAR)
-		return 0;
-	if (b->depth == TREE_DEPTH_MAX)
-		return fail_at(r, n, "nested deeper than %d levels", TREE_DEPTH_MAX);
-	b->open[b->depth++] = n;
-	return 0;
-}
-
-static struct node *
-node_new(enum node_type type, const yaml_event_t *ev)
-{
-	struct node *n = calloc(1, sizeof(*n));
-
-	if (n == NULL)
-		return NULL;
-	n->type = type;
-	n->line = (int)ev->start_mark.line + 1;
-	n->column = (int)ev->start_mark.column + 1;
-	return n;
-}
-
-static int
-take_scalar(struct reader *r, struct builder *b, const yaml_event_t *ev)
-{
-	const char *value = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	struct node *n;
-
-	if (check_plain(r, ev, ev->data.scalar.anchor, ev->data.scalar.tag) == -1)
-		return -1;
-	/* A double-quoted "\0" puts a NUL inside the value. */
-	if (memchr(value, '\0', len) != NULL)
-		return fail_mark(r, &ev->start_mark, "NUL bytes are not supported");
-
-	n = node_new(NODE_SCALAR, ev);
-	if (n == NULL || (n->text = malloc(len + 1)) == NULL) {
-		free(n);
-		return fail_mark(r, &ev->start_mark, "out of memory");
-	}
-	memcpy(n->text, value, len);
-	n->text[len] = '\0';
-	n->len = len;
-	return attach(r, b, n);
-}
-
-static int
-take_container(struct reader *r, struct builder *b, const yaml_event_t *ev,
-	       enum node_type type, const yaml_char_t *anchor, const yaml_char_t *tag)
-{
-	struct node *n;
-
-	if (check_plain(r, ev, anchor, tag) == -1)
-		return -1;
-	n = node_new(type, ev);
-	if (n == NULL)
-		return fail_mark(r, &ev->start_mark, "out of memory");
-	return attach(r, b, n);
-}
-
-static int
-take(struct reader *r, struct builder *b, const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_STREAM_END_EVENT:
-		b->done = true;
-		return 0;
-	case YAML_DOCUMENT_START_EVENT:
-		if (++b->documents > 1)
-			return fail_mark(r, &ev->start_mark,
-					 "more than one YAML document, expected one");
-		return 0;
-	case YAML_ALIAS_EVENT:
-		return fail_mark(r, &ev->start_mark, "aliases are not supported");
-	case YAML_SCALAR_EVENT:
-		return take_scalar(r, b, ev);
-	case YAML_SEQUENCE_START_EVENT:
-		return take_container(r, b, ev, NODE_LIST, ev->data.sequence_start.anchor,
-				      ev->data.sequence_start.tag);
-	case YAML_MAPPING_START_EVENT:
-		return take_container(r, b, ev, NODE_MAPPING, ev->data.mapping_start.anchor,
-				      ev->data.mapping_start.tag);
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		b->depth--;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-/* Returns a hint when the error's line is indented with a tab, which libyaml does not name. */
-static const char *
-tab_hint(const struct reader *r, int line)
-{
-	size_t i = 0;
-
-	for (int l = 1; l < line && i < r->textlen; i++)
-		if (r->text[i] == '\n')
-			l++;
-	for (; i < r->textlen && (r->text[i] == ' ' || r->text[i] == '\t'); i++)
-		if (r->text[i] == '\t')
-			return " (YAML indents with spaces, not tabs)";
-	return "";
-}
-
-/* Reports a libyaml error with its problem text and position. */
-static int
-syntax_error(struct reader *r, const yaml_parser_t *p)
-{
-	const char *problem = p->problem ? p->problem : "unknown error";
-	int line = (int)p->problem_mark.line + 1;
-	int column = (int)p->problem_mark.column + 1;
-
-	if (p->error == YAML_MEMORY_ERROR)
-		return errf(r->err, r->errsize, "%s: out of memory", r->file);
-
-	if (p->error == YAML_READER_ERROR) {
-		/* Reader errors carry a byte offset instead of a mark. */
-		line = 1;
-		column = 1;
-		for (size_t i = 0; i < p->problem_offset && i < r->textlen; i++) {
-			if (r->text[i] == '\n') {
-				line++;
-				column = 1;
-			} else {
-				column++;
-			}
-		}
-		return fail_pos(r, line, column, "invalid text: %s", problem);
-	}
-
-	if (p->context != NULL)
-		return fail_pos(r, line, column, "invalid YAML: %s (%s at line %d, column %d)%s",
-				problem, p->context, (int)p->context_mark.line + 1,
-				(int)p->context_mark.column + 1, tab_hint(r, line));
-	return fail_pos(r, line, column, "invalid YAML: %s%s", problem, tab_hint(r, line));
-}
-
-/* Parses text into a tree. *root stays NULL for a file with no document. */
-static int
-parse(struct reader *r, struct node **root)
-{
-	struct builder b = { 0 };
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	int rc = 0;
-
-	if (!yaml_parser_initialize(&parser))
-		return errf(r->err, r->errsize, "%s: out of memory", r->file);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)r->text, r->textlen);
-
-	while (!b.done && rc == 0) {
-		if (!yaml_parser_parse(&parser, &ev)) {
-			rc = syntax_error(r, &parser);
-			break;
-		}
-		rc = take(r, &b, &ev);
-		yaml_event_delete(&ev);
-	}
-
-	/*
-	 * NOTE: libyaml frees its token buffers without wiping them, so the
-	 * text of an inline key can stay in freed memory. Keys read from a
-	 * file or the environment never pass through libyaml.
-	 */
-	yaml_parser_delete(&parser);
-	if (rc == -1) {
-		node_free(b.root);
-		return -1;
-	}
-	*root = b.root;
-	return 0;
-}
-
 static void *
 field_ptr(struct reader *r, const struct field *f)
 {
@@ -456,7 +188,7 @@ lookup(const struct field *fields, const char *name)
 }
 
 static int
-unknown_key(struct reader *r, const struct node *key, const struct field *fields)
+unknown_key(struct reader *r, const struct tt_yamltree_node *key, const struct field *fields)
 {
 	char allowed[256];
 	size_t pos = 0;
@@ -469,24 +201,24 @@ unknown_key(struct reader *r, const struct node *key, const struct field *fields
 
 /* Applies each key of mapping n with the setter from fields. */
 static int
-apply_map(struct reader *r, const struct field *fields, const struct node *n)
+apply_map(struct reader *r, const struct field *fields, const struct tt_yamltree_node *n)
 {
-	if (n->type != NODE_MAPPING)
+	if (n->type != TT_YAMLTREE_MAPPING)
 		return expected(r, n, "a mapping");
 
 	for (size_t i = 0; i < n->nkids; i += 2) {
-		const struct node *key = n->kids[i], *value = n->kids[i + 1];
+		const struct tt_yamltree_node *key = n->kids[i], *value = n->kids[i + 1];
 		char name[QUOTE_MAX];
 		const struct field *f;
 		size_t saved;
 
-		if (key->type != NODE_SCALAR)
+		if (key->type != TT_YAMLTREE_SCALAR)
 			return expected(r, key, "a key name");
 		tt_log_escape(key->text, key->len, name, sizeof(name));
 		saved = push(r, "%s%s", r->pathlen ? "." : "", name);
 
 		for (size_t j = 0; j < i; j += 2) {
-			const struct node *prev = n->kids[j];
+			const struct tt_yamltree_node *prev = n->kids[j];
 
 			if (strcmp(prev->text, key->text) == 0)
 				return fail_at(r, key, "duplicate key, first set at line %d, column %d",
@@ -503,7 +235,7 @@ apply_map(struct reader *r, const struct field *fields, const struct node *n)
 }
 
 static int
-set_map(struct reader *r, const struct field *f, const struct node *n)
+set_map(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	return apply_map(r, f->sub, n);
 }
@@ -529,12 +261,12 @@ parse_count(const char *s, int64_t max, int64_t *out)
 
 /* Reads an integer from f->min to f->max, multiplied by f->scale. */
 static int
-get_number(struct reader *r, const struct field *f, const struct node *n, int64_t *out)
+get_number(struct reader *r, const struct field *f, const struct tt_yamltree_node *n, int64_t *out)
 {
 	char expectation[96];
 	int64_t v;
 
-	if (n->type == NODE_SCALAR && parse_count(n->text, f->max, &v) == 0 && v >= f->min) {
+	if (n->type == TT_YAMLTREE_SCALAR && parse_count(n->text, f->max, &v) == 0 && v >= f->min) {
 		*out = v * (f->scale ? f->scale : 1);
 		return 0;
 	}
@@ -545,7 +277,7 @@ get_number(struct reader *r, const struct field *f, const struct node *n, int64_
 }
 
 static int
-set_int(struct reader *r, const struct field *f, const struct node *n)
+set_int(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	int64_t v;
 
@@ -556,7 +288,7 @@ set_int(struct reader *r, const struct field *f, const struct node *n)
 }
 
 static int
-set_int64(struct reader *r, const struct field *f, const struct node *n)
+set_int64(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	int64_t v;
 
@@ -567,7 +299,7 @@ set_int64(struct reader *r, const struct field *f, const struct node *n)
 }
 
 static int
-set_size(struct reader *r, const struct field *f, const struct node *n)
+set_size(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	int64_t v;
 
@@ -581,13 +313,13 @@ set_size(struct reader *r, const struct field *f, const struct node *n)
 }
 
 static int
-set_bool(struct reader *r, const struct field *f, const struct node *n)
+set_bool(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	bool *b = field_ptr(r, f);
 
-	if (n->type == NODE_SCALAR && strcmp(n->text, "true") == 0)
+	if (n->type == TT_YAMLTREE_SCALAR && strcmp(n->text, "true") == 0)
 		*b = true;
-	else if (n->type == NODE_SCALAR && strcmp(n->text, "false") == 0)
+	else if (n->type == TT_YAMLTREE_SCALAR && strcmp(n->text, "false") == 0)
 		*b = false;
 	else
 		return expected(r, n, "true or false");
@@ -608,11 +340,11 @@ replace(char **slot, const char *s)
 }
 
 static int
-set_str(struct reader *r, const struct field *f, const struct node *n)
+set_str(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	const char *expectation;
 
-	if (n->type != NODE_SCALAR)
+	if (n->type != TT_YAMLTREE_SCALAR)
 		return expected(r, n, "a string");
 	if (f->check != NULL && (expectation = f->check(n->text, n->len)) != NULL)
 		return expected(r, n, expectation);
@@ -642,12 +374,12 @@ join(const char *dir, const char *path)
 }
 
 static int
-set_path(struct reader *r, const struct field *f, const struct node *n)
+set_path(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	char **slot = field_ptr(r, f);
 	char *full_path;
 
-	if (n->type != NODE_SCALAR || n->len == 0)
+	if (n->type != TT_YAMLTREE_SCALAR || n->len == 0)
 		return expected(r, n, "a path");
 	full_path = join(r->cfg->dir, n->text);
 	if (full_path == NULL)
@@ -658,13 +390,13 @@ set_path(struct reader *r, const struct field *f, const struct node *n)
 }
 
 static int
-set_session(struct reader *r, const struct field *f, const struct node *n)
+set_session(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	bool *persistent = field_ptr(r, f);
 
-	if (n->type == NODE_SCALAR && strcmp(n->text, "clean") == 0) {
+	if (n->type == TT_YAMLTREE_SCALAR && strcmp(n->text, "clean") == 0) {
 		*persistent = false;
-	} else if (n->type == NODE_SCALAR && strcmp(n->text, "persistent") == 0) {
+	} else if (n->type == TT_YAMLTREE_SCALAR && strcmp(n->text, "persistent") == 0) {
 		*persistent = true;
 		r->session = n;
 	} else {
@@ -674,15 +406,15 @@ set_session(struct reader *r, const struct field *f, const struct node *n)
 }
 
 static int
-set_level(struct reader *r, const struct field *f, const struct node *n)
+set_level(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
-	if (n->type != NODE_SCALAR || tt_log_level_parse(n->text, field_ptr(r, f)) == -1)
+	if (n->type != TT_YAMLTREE_SCALAR || tt_log_level_parse(n->text, field_ptr(r, f)) == -1)
 		return expected(r, n, "error, warn, notice, info or debug");
 	return 0;
 }
 
 static int
-set_tls(struct reader *r, const struct field *f, const struct node *n)
+set_tls(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	r->cfg->broker.tls.enabled = true;
 	r->tls = n;
@@ -792,7 +524,7 @@ free_keys(struct tt_config *cfg)
 
 /* Checks one entry of keys: an id, one source, and no id used twice. */
 static int
-check_key_entry(struct reader *r, const struct node *n, size_t i)
+check_key_entry(struct reader *r, const struct tt_yamltree_node *n, size_t i)
 {
 	const struct tt_config_key *k = &r->cfg->keys[i];
 	int sources = (k->file != NULL) + (k->env != NULL) + (k->value != NULL);
@@ -808,11 +540,11 @@ check_key_entry(struct reader *r, const struct node *n, size_t i)
 }
 
 static int
-set_keys(struct reader *r, const struct field *f, const struct node *n)
+set_keys(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	struct tt_config *cfg = r->cfg;
 
-	if (n->type != NODE_LIST)
+	if (n->type != TT_YAMLTREE_LIST)
 		return expected(r, n, "a list of keys such as - { id: k1, file: /path/to/key }");
 	if (n->nkids > KEYS_MAX)
 		return fail_at(r, n, "%zu keys, expected at most %d", n->nkids, KEYS_MAX);
@@ -822,7 +554,7 @@ set_keys(struct reader *r, const struct field *f, const struct node *n)
 		return fail_at(r, n, "out of memory");
 
 	for (size_t i = 0; i < n->nkids; i++) {
-		const struct node *item = n->kids[i];
+		const struct tt_yamltree_node *item = n->kids[i];
 		struct tt_config_key *k = &cfg->keys[i];
 		size_t saved = push(r, "[%zu]", i);
 		int rc;
@@ -973,43 +705,17 @@ set_location(struct reader *r, const char *path)
 	return 0;
 }
 
-/* Reads at most FILE_MAX bytes of path into a malloc'd buffer. */
+/* Reads path into a tree. Errors read "FILE:LINE:COLUMN: message", or "FILE: message". */
 static int
-slurp(struct reader *r, const char *path, char **text, size_t *len)
+read_tree(struct reader *r, const char *path, struct tt_yamltree_node **root)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t n;
-	int rc = -1;
+	struct tt_yamltree_error yaml_err;
 
-	if (f == NULL)
-		return errf(r->err, r->errsize, "%s: failed to open: %s", path, strerror(errno));
-	buf = malloc(FILE_MAX + 1);
-	if (buf == NULL) {
-		errf(r->err, r->errsize, "%s: out of memory", path);
-		goto out;
-	}
-	n = fread(buf, 1, FILE_MAX + 1, f);
-	if (ferror(f)) {
-		errf(r->err, r->errsize, "%s: failed to read: %s", path, strerror(errno));
-		goto out;
-	}
-	if (n > FILE_MAX) {
-		errf(r->err, r->errsize, "%s: larger than 1 MiB, expected a config file of at "
-		     "most %d bytes", path, FILE_MAX);
-		goto out;
-	}
-	*text = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
-out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, FILE_MAX + 1);
-		free(buf);
-	}
-	fclose(f);
-	return rc;
+	if (tt_yamltree_read(path, root, &yaml_err) == 0)
+		return 0;
+	if (yaml_err.line == 0)
+		return errf(r->err, r->errsize, "%s: %s", path, yaml_err.message);
+	return fail_pos(r, yaml_err.line, yaml_err.column, "%s", yaml_err.message);
 }
 
 void
@@ -1065,21 +771,17 @@ tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsiz
 	struct reader r = {
 		.file = path, .cfg = cfg, .base = cfg, .err = err, .errsize = errsize,
 	};
-	struct node *root = NULL;
-	char *text = NULL;
+	struct tt_yamltree_node *root = NULL;
 	int rc = -1;
 
-	if (set_location(&r, path) == -1 || slurp(&r, path, &text, &r.textlen) == -1)
-		goto out;
-	r.text = text;
-	if (parse(&r, &root) == -1)
+	if (set_location(&r, path) == -1 || read_tree(&r, path, &root) == -1)
 		goto out;
 
 	if (root == NULL) {
 		fail_pos(&r, 1, 1, "the file is empty, expected a mapping such as app: NAME");
 		goto out;
 	}
-	if (root->type != NODE_MAPPING) {
+	if (root->type != TT_YAMLTREE_MAPPING) {
 		expected(&r, root, "a mapping of settings such as app: NAME");
 		goto out;
 	}
@@ -1087,12 +789,7 @@ tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsiz
 		goto out;
 	rc = check_links(&r);
 out:
-	node_free(root);
-	if (text != NULL) {
-		/* The text may hold inline keys. */
-		OPENSSL_cleanse(text, r.textlen);
-		free(text);
-	}
+	tt_yamltree_free(root);
 	return rc;
 }
 
@@ -1282,116 +979,4 @@ tt_config_finish(struct tt_config *cfg, const struct tt_config_overrides *ov, ch
 		return errf(err, errsize, "broker.tls: cert_file and key_file go together, set "
 			    "both or neither");
 	return 0;
-}
-
-/* The whitespace that tt_key_read_file trims from key files. */
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Copies s without surrounding whitespace into a malloc'd buffer. */
-static int
-copy_trimmed(const char *s, char **out, size_t *len)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && is_space(*s)) {
-		s++;
-		n--;
-	}
-	while (n > 0 && is_space(s[n - 1]))
-		n--;
-	*out = malloc(n + 1);
-	if (*out == NULL)
-		return -1;
-	memcpy(*out, s, n);
-	(*out)[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-/* Reads one key's text from its source and adds it to ring. */
-static int
-load_key(struct tt_keyring *ring, const struct tt_config *cfg, const struct tt_config_key *k,
-	 char *err, size_t errsize)
-{
-	char source[512];
-	char *text = NULL;
-	size_t len = 0;
-	int rc = -1;
-
-	if (k->file != NULL)
-		snprintf(source, sizeof(source), "%s", k->file);
-	else if (k->env != NULL)
-		snprintf(source, sizeof(source), "$%s", k->env);
-	else
-		snprintf(source, sizeof(source), "the inline value at %s:%d",
-			 cfg->path ? cfg->path : "the config", k->line);
-
-	if (k->file != NULL) {
-		if (tt_key_read_file(k->file, &text, &len) == -1)
-			return errf(err, errsize, "key %s from %s: failed to read: %s", k->id,
-				    source, strerror(errno));
-	} else {
-		const char *s = k->env ? getenv(k->env) : k->value;
-
-		if (s == NULL)
-			return errf(err, errsize, "key %s from %s: the variable is not set", k->id,
-				    source);
-		if (copy_trimmed(s, &text, &len) == -1)
-			return errf(err, errsize, "key %s from %s: out of memory", k->id, source);
-	}
-
-	if (len < TT_KEY_MIN) {
-		errf(err, errsize, "key %s from %s is %zu bytes; a key needs at least %d (generate "
-		     "one with 'tattletale keygen')", k->id, source, len, TT_KEY_MIN);
-	} else if (len > TT_KEY_MAX) {
-		errf(err, errsize, "key %s from %s is %zu bytes; a key has at most %d", k->id,
-		     source, len, TT_KEY_MAX);
-	} else if (tt_keyring_add(ring, k->id, text, len) == -1) {
-		if (errno == EEXIST)
-			errf(err, errsize, "key %s from %s: the key id %s is configured twice",
-			     k->id, source, k->id);
-		else
-			errf(err, errsize, "key %s from %s: %s", k->id, source, strerror(errno));
-	} else {
-		rc = 0;
-	}
-
-	OPENSSL_cleanse(text, len);
-	free(text);
-	return rc;
-}
-
-struct tt_keyring *
-tt_config_load_keys(const struct tt_config *cfg, char *err, size_t errsize)
-{
-	static const struct tt_config_key fallback = { .id = "default", .env = "TATTLETALE_KEY" };
-	struct tt_keyring *ring;
-
-	if (cfg->nkeys == 0 && getenv("TATTLETALE_KEY") == NULL) {
-		errf(err, errsize, "no key configured: add keys to the config, pass --key-file "
-		     "FILE or set TATTLETALE_KEY");
-		return NULL;
-	}
-	ring = tt_keyring_new();
-	if (ring == NULL) {
-		errf(err, errsize, "failed to create the keyring: %s", strerror(errno));
-		return NULL;
-	}
-
-	if (cfg->nkeys == 0) {
-		if (load_key(ring, cfg, &fallback, err, errsize) == -1)
-			goto fail;
-	}
-	for (size_t i = 0; i < cfg->nkeys; i++) {
-		if (load_key(ring, cfg, &cfg->keys[i], err, errsize) == -1)
-			goto fail;
-	}
-	return ring;
-fail:
-	tt_keyring_free(ring);
-	return NULL;
 }

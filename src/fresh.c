@@ -2,7 +2,7 @@
 /*
  * Freshness of verified messages (step 5 of protocol v1).
  *
- * Events and actions: a chained hash table of the accepted (src, id) pairs
+ * Events and actions: a hash table (strmap.c) of the accepted (src, id) pairs
  * plus a binary min-heap of the same entries ordered by ts. Entries whose ts
  * fell out of the window are popped from the heap before each insert. When
  * the cache is still full, the entry with the smallest ts is evicted and
@@ -18,34 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "fresh.h"
-
-/* A hash table entry, embedded first in the records below. */
-struct node {
-	struct node *next;		/* bucket chain */
-	uint64_t hash;
-	size_t keylen;
-	char *key;
-};
-
-struct table {
-	struct node **buckets;
-	size_t mask;			/* bucket count - 1, a power of two minus one */
-	size_t count;
-};
+#include "strmap.h"
 
 /* An accepted event or action; the key is src "\n" id. */
 struct seen {
-	struct node node;
+	struct tt_strmap_entry node;	/* first, so a found entry is its record */
 	int64_t ts;
 	char key[TT_SRC_MAX + 1 + TT_ID_MAX + 1];
 };
 
 /* The last accepted state of one topic; the key is ns "/" name. */
 struct last {
-	struct node node;
+	struct tt_strmap_entry node;	/* first, so a found entry is its record */
 	struct last *newer, *older;	/* update order */
 	int64_t ts;
 	char id[TT_ID_MAX + 1];
@@ -54,100 +39,15 @@ struct last {
 
 struct tt_fresh {
 	struct tt_fresh_opts opts;
-	uint64_t seed;
 
-	struct table ids;
-	struct seen **heap;		/* min-heap by ts, ids.count entries */
+	struct tt_strmap *ids;
+	struct seen **heap;		/* min-heap by ts, one entry per entry of ids */
 	size_t heap_alloc;
 	int64_t floor;			/* every ts at or below it is stale */
 
-	struct table states;
+	struct tt_strmap *states;
 	struct last *newest, *oldest;
 };
-
-/*
- * FNV-1a with a random starting value and a final mix. The keys come only
- * from messages whose signature matched, so a seeded fast hash is enough:
- * only a key holder could try to force collisions.
- */
-static uint64_t
-hash(uint64_t seed, const char *s, size_t len)
-{
-	uint64_t h = seed ^ 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static int
-table_init(struct table *t)
-{
-	t->mask = 15;
-	t->count = 0;
-	t->buckets = calloc(t->mask + 1, sizeof(*t->buckets));
-	return t->buckets == NULL ? -1 : 0;
-}
-
-static struct node *
-table_find(const struct table *t, const char *key, size_t len, uint64_t h)
-{
-	for (struct node *n = t->buckets[h & t->mask]; n != NULL; n = n->next)
-		if (n->hash == h && n->keylen == len && memcmp(n->key, key, len) == 0)
-			return n;
-	return NULL;
-}
-
-/* Doubles the bucket array once the load passes 1. Failing to grow is harmless. */
-static void
-table_grow(struct table *t)
-{
-	struct node **b, *n, *next;
-	size_t mask = t->mask * 2 + 1;
-
-	if (t->count <= t->mask + 1 || mask < t->mask)
-		return;
-	b = calloc(mask + 1, sizeof(*b));
-	if (b == NULL)
-		return;
-	for (size_t i = 0; i <= t->mask; i++) {
-		for (n = t->buckets[i]; n != NULL; n = next) {
-			next = n->next;
-			n->next = b[n->hash & mask];
-			b[n->hash & mask] = n;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->mask = mask;
-}
-
-static void
-table_insert(struct table *t, struct node *n)
-{
-	struct node **b = &t->buckets[n->hash & t->mask];
-
-	n->next = *b;
-	*b = n;
-	t->count++;
-	table_grow(t);
-}
-
-static void
-table_remove(struct table *t, struct node *n)
-{
-	struct node **p = &t->buckets[n->hash & t->mask];
-
-	while (*p != n)
-		p = &(*p)->next;
-	*p = n->next;
-	t->count--;
-}
 
 struct tt_fresh *
 tt_fresh_new(const struct tt_fresh_opts *opts)
@@ -173,11 +73,11 @@ tt_fresh_new(const struct tt_fresh_opts *opts)
 		f->opts.state_capacity = TT_STATE_TOPICS_DEFAULT;
 	f->floor = -1;
 
-	if (RAND_bytes((unsigned char *)&f->seed, sizeof(f->seed)) != 1) {
-		errno = EIO;
+	f->ids = tt_strmap_new();
+	if (f->ids == NULL)
 		goto fail;
-	}
-	if (table_init(&f->ids) == -1 || table_init(&f->states) == -1)
+	f->states = tt_strmap_new();
+	if (f->states == NULL)
 		goto fail;
 	return f;
 fail:
@@ -192,15 +92,15 @@ tt_fresh_free(struct tt_fresh *f)
 
 	if (f == NULL)
 		return;
-	for (size_t i = 0; i < f->ids.count; i++)
+	for (size_t i = 0; f->ids != NULL && i < tt_strmap_count(f->ids); i++)
 		free(f->heap[i]);
 	for (l = f->newest; l != NULL; l = older) {
 		older = l->older;
 		free(l);
 	}
 	free(f->heap);
-	free(f->ids.buckets);
-	free(f->states.buckets);
+	tt_strmap_free(f->ids);
+	tt_strmap_free(f->states);
 	free(f);
 }
 
@@ -213,7 +113,7 @@ heap_swap(struct seen **heap, size_t i, size_t j)
 	heap[j] = tmp;
 }
 
-/* Adds the newest entry, already at heap[ids.count - 1], to the heap order. */
+/* Adds the newest entry, already in the last place heap[i], to the heap order. */
 static void
 heap_up(struct seen **heap, size_t i)
 {
@@ -248,9 +148,9 @@ pop_oldest(struct tt_fresh *f)
 	struct seen *s = f->heap[0];
 	int64_t ts = s->ts;
 
-	table_remove(&f->ids, &s->node);
-	f->heap[0] = f->heap[f->ids.count];
-	heap_down(f->heap, f->ids.count);
+	tt_strmap_remove(f->ids, &s->node);
+	f->heap[0] = f->heap[tt_strmap_count(f->ids)];
+	heap_down(f->heap, tt_strmap_count(f->ids));
 	free(s);
 	return ts;
 }
@@ -265,7 +165,7 @@ expire(struct tt_fresh *f, int64_t lo)
 {
 	int64_t ts;
 
-	while (f->ids.count > 0 && f->heap[0]->ts < lo) {
+	while (tt_strmap_count(f->ids) > 0 && f->heap[0]->ts < lo) {
 		ts = pop_oldest(f);
 		if (ts > f->floor)
 			f->floor = ts;
@@ -274,12 +174,13 @@ expire(struct tt_fresh *f, int64_t lo)
 
 /* Stores an accepted (src, id). Returns 0, or -1 when out of memory. */
 static int
-remember(struct tt_fresh *f, const char *key, size_t len, uint64_t h, int64_t ts)
+remember(struct tt_fresh *f, const char *key, size_t len, int64_t ts)
 {
+	size_t count = tt_strmap_count(f->ids);
 	struct seen *s, **heap;
 	size_t alloc;
 
-	if (f->ids.count == f->heap_alloc) {
+	if (count == f->heap_alloc) {
 		alloc = f->heap_alloc == 0 ? 64 : f->heap_alloc * 2;
 		if (alloc > f->opts.id_capacity)
 			alloc = f->opts.id_capacity;
@@ -293,14 +194,11 @@ remember(struct tt_fresh *f, const char *key, size_t len, uint64_t h, int64_t ts
 	if (s == NULL)
 		return -1;
 	memcpy(s->key, key, len);
-	s->node.key = s->key;
-	s->node.keylen = len;
-	s->node.hash = h;
 	s->ts = ts;
 
-	f->heap[f->ids.count] = s;
-	table_insert(&f->ids, &s->node);
-	heap_up(f->heap, f->ids.count - 1);
+	f->heap[count] = s;
+	tt_strmap_insert(f->ids, &s->node, s->key, len);
+	heap_up(f->heap, count);
 	return 0;
 }
 
@@ -326,7 +224,6 @@ check_event(struct tt_fresh *f, const struct tt_message *msg, bool retained, int
 	int64_t lo = sub_sat(now, f->opts.past_ms);
 	char key[sizeof(((struct seen *)0)->key)];
 	size_t srclen = strlen(msg->src), idlen = strlen(msg->id), len;
-	uint64_t h;
 
 	if (retained)
 		return TT_RETAINED_EVENT;
@@ -339,13 +236,12 @@ check_event(struct tt_fresh *f, const struct tt_message *msg, bool retained, int
 	key[srclen] = '\n';
 	memcpy(key + srclen + 1, msg->id, idlen);
 	len = srclen + 1 + idlen;
-	h = hash(f->seed, key, len);
 	expire(f, lo);
-	if (table_find(&f->ids, key, len, h) != NULL)
+	if (tt_strmap_find(f->ids, key, len) != NULL)
 		return TT_REPLAY;
 
 	/* Full of live entries: give up the oldest and never accept its ts again. */
-	if (f->ids.count >= f->opts.id_capacity) {
+	if (tt_strmap_count(f->ids) >= f->opts.id_capacity) {
 		if (msg->ts <= f->heap[0]->ts)
 			return TT_STALE;
 		f->floor = pop_oldest(f);
@@ -355,7 +251,7 @@ check_event(struct tt_fresh *f, const struct tt_message *msg, bool retained, int
 	 * NOTE: a pair that cannot be stored for lack of memory is rejected as
 	 * stale, because accepting it unremembered would let its replay in.
 	 */
-	if (remember(f, key, len, h, msg->ts) == -1)
+	if (remember(f, key, len, msg->ts) == -1)
 		return TT_STALE;
 	return TT_OK;
 }
@@ -387,7 +283,7 @@ push_newest(struct tt_fresh *f, struct last *l)
 
 /* A new topic: evicts the least recently updated one when the table is full. */
 static struct last *
-add_topic(struct tt_fresh *f, const char *key, size_t len, uint64_t h)
+add_topic(struct tt_fresh *f, const char *key, size_t len)
 {
 	struct last *l;
 
@@ -395,20 +291,17 @@ add_topic(struct tt_fresh *f, const char *key, size_t len, uint64_t h)
 	 * NOTE: an evicted topic loses its rollback protection: an older
 	 * state for it is accepted again until a newer one is seen.
 	 */
-	if (f->states.count >= f->opts.state_capacity) {
+	if (tt_strmap_count(f->states) >= f->opts.state_capacity) {
 		l = f->oldest;
 		unlink_last(f, l);
-		table_remove(&f->states, &l->node);
+		tt_strmap_remove(f->states, &l->node);
 	} else {
 		l = malloc(sizeof(*l));
 		if (l == NULL)
 			return NULL;
 	}
 	memcpy(l->key, key, len);
-	l->node.key = l->key;
-	l->node.keylen = len;
-	l->node.hash = h;
-	table_insert(&f->states, &l->node);
+	tt_strmap_insert(f->states, &l->node, l->key, len);
 	push_newest(f, l);
 	return l;
 }
@@ -419,15 +312,13 @@ check_state(struct tt_fresh *f, const struct tt_message *msg)
 	char key[sizeof(((struct last *)0)->key)];
 	size_t nslen = strlen(msg->topic.ns), namelen = strlen(msg->topic.name), len;
 	struct last *l;
-	uint64_t h;
 
 	memcpy(key, msg->topic.ns, nslen);
 	key[nslen] = '/';
 	memcpy(key + nslen + 1, msg->topic.name, namelen);
 	len = nslen + 1 + namelen;
-	h = hash(f->seed, key, len);
 
-	l = (struct last *)table_find(&f->states, key, len, h);
+	l = (struct last *)tt_strmap_find(f->states, key, len);
 	if (l != NULL) {
 		if (msg->ts < l->ts)
 			return TT_ROLLBACK;
@@ -437,7 +328,7 @@ check_state(struct tt_fresh *f, const struct tt_message *msg)
 		push_newest(f, l);
 	} else {
 		/* NOTE: out of memory, the state is rejected like a rollback. */
-		l = add_topic(f, key, len, h);
+		l = add_topic(f, key, len);
 		if (l == NULL)
 			return TT_ROLLBACK;
 	}

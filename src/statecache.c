@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The last verified state per topic: a chained hash table keyed by
+ * The last verified state per topic: a hash table (strmap.c) keyed by
  * ns "/" name (neither part contains '/', so the key is unambiguous) and a
  * list in update order. When the cache is full, a new topic replaces the
  * least recently updated one. Each entry holds a reference to the message's
@@ -10,17 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "statecache.h"
+#include "strmap.h"
 
 #define KEY_MAX (2 * TT_PART_MAX + 2)
 
 struct entry {
-	struct entry *next;		/* bucket chain */
+	struct tt_strmap_entry node;	/* first, so a found entry is its record */
 	struct entry *newer, *older;	/* update order */
-	uint64_t hash;
-	size_t keylen;
 	char key[KEY_MAX];
 	struct tt_message msg;
 	bool retained;
@@ -28,28 +25,9 @@ struct entry {
 
 struct tt_statecache {
 	size_t capacity;
-	uint64_t seed;
-	struct entry **buckets;
-	size_t mask;			/* bucket count - 1 */
-	size_t count;
+	struct tt_strmap *map;
 	struct entry *newest, *oldest;
 };
-
-/* FNV-1a with a random starting value and a final mix. */
-static uint64_t
-hash(uint64_t seed, const char *s, size_t len)
-{
-	uint64_t h = seed ^ 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
 
 /* Writes ns "/" name into key[KEY_MAX]. Returns the length, or 0 when a part is too long. */
 static size_t
@@ -74,14 +52,9 @@ tt_statecache_new(size_t capacity)
 	if (c == NULL)
 		return NULL;
 	c->capacity = capacity > 0 ? capacity : TT_STATECACHE_DEFAULT;
-	c->mask = 15;
-	c->buckets = calloc(c->mask + 1, sizeof(*c->buckets));
-	if (c->buckets == NULL)
+	c->map = tt_strmap_new();
+	if (c->map == NULL)
 		goto fail;
-	if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1) {
-		errno = EIO;
-		goto fail;
-	}
 	return c;
 fail:
 	tt_statecache_free(c);
@@ -100,41 +73,8 @@ tt_statecache_free(struct tt_statecache *c)
 		tt_message_clear(&e->msg);
 		free(e);
 	}
-	free(c->buckets);
+	tt_strmap_free(c->map);
 	free(c);
-}
-
-static struct entry *
-find(const struct tt_statecache *c, const char *key, size_t len, uint64_t h)
-{
-	for (struct entry *e = c->buckets[h & c->mask]; e != NULL; e = e->next)
-		if (e->hash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
-			return e;
-	return NULL;
-}
-
-/* Doubles the bucket array once the load passes 1. Failing to grow is harmless. */
-static void
-grow(struct tt_statecache *c)
-{
-	struct entry **b, *e, *next;
-	size_t mask = c->mask * 2 + 1;
-
-	if (c->count <= c->mask + 1 || mask < c->mask)
-		return;
-	b = calloc(mask + 1, sizeof(*b));
-	if (b == NULL)
-		return;
-	for (size_t i = 0; i <= c->mask; i++) {
-		for (e = c->buckets[i]; e != NULL; e = next) {
-			next = e->next;
-			e->next = b[e->hash & mask];
-			b[e->hash & mask] = e;
-		}
-	}
-	free(c->buckets);
-	c->buckets = b;
-	c->mask = mask;
 }
 
 static void
@@ -166,25 +106,21 @@ push_newest(struct tt_statecache *c, struct entry *e)
 static struct entry *
 evict(struct tt_statecache *c)
 {
-	struct entry *e = c->oldest, **p;
+	struct entry *e = c->oldest;
 
 	unlink_entry(c, e);
-	p = &c->buckets[e->hash & c->mask];
-	while (*p != e)
-		p = &(*p)->next;
-	*p = e->next;
-	c->count--;
+	tt_strmap_remove(c->map, &e->node);
 	tt_message_clear(&e->msg);
 	return e;
 }
 
 /* Adds an entry for a topic not yet cached. Returns it, or NULL when out of memory. */
 static struct entry *
-add(struct tt_statecache *c, const char *key, size_t len, uint64_t h)
+add(struct tt_statecache *c, const char *key, size_t len)
 {
 	struct entry *e;
 
-	if (c->count >= c->capacity) {
+	if (tt_strmap_count(c->map) >= c->capacity) {
 		e = evict(c);
 	} else {
 		e = calloc(1, sizeof(*e));
@@ -192,13 +128,8 @@ add(struct tt_statecache *c, const char *key, size_t len, uint64_t h)
 			return NULL;
 	}
 	memcpy(e->key, key, len);
-	e->keylen = len;
-	e->hash = h;
-	e->next = c->buckets[h & c->mask];
-	c->buckets[h & c->mask] = e;
-	c->count++;
+	tt_strmap_insert(c->map, &e->node, e->key, len);
 	push_newest(c, e);
-	grow(c);
 	return e;
 }
 
@@ -208,7 +139,6 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 	struct tt_message copy;
 	char key[KEY_MAX];
 	size_t len;
-	uint64_t h;
 	struct entry *e;
 
 	len = make_key(msg->topic.ns, msg->topic.name, key);
@@ -216,18 +146,17 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 		errno = EINVAL;
 		return -1;
 	}
-	h = hash(c->seed, key, len);
 
 	/* Copied and referenced first, in case msg is the entry about to be cleared. */
 	copy = *msg;
 	json_incref(copy.root);
-	e = find(c, key, len, h);
+	e = (struct entry *)tt_strmap_find(c->map, key, len);
 	if (e != NULL) {
 		tt_message_clear(&e->msg);
 		unlink_entry(c, e);
 		push_newest(c, e);
 	} else {
-		e = add(c, key, len, h);
+		e = add(c, key, len);
 		if (e == NULL) {
 			json_decref(copy.root);
 			return -1;
@@ -249,7 +178,7 @@ tt_statecache_get(const struct tt_statecache *c, const char *ns, const char *nam
 	len = make_key(ns, name, key);
 	if (len == 0)
 		return false;
-	e = find(c, key, len, hash(c->seed, key, len));
+	e = (struct entry *)tt_strmap_find(c->map, key, len);
 	if (e == NULL)
 		return false;
 	*msg = &e->msg;
