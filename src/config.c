@@ -137,7 +137,7 @@ describe(const struct tt_yamltree_node *n, char *buf, size_t size)
 		return "a list";
 	if (n->len == 0)
 		return "an empty value";
-	tt_log_escape(n->text, n->len, quoted, sizeof(quoted));
+	tt_log_quote(n->text, n->len, quoted, sizeof(quoted));
 	snprintf(buf, size, "\"%s\"", quoted);
 	return buf;
 }
@@ -868,7 +868,7 @@ apply_flag(struct tt_config *cfg, const struct flag *fl, const char *value, char
 
 	if (fl->check != NULL && (expectation = fl->check(value, strlen(value))) != NULL)
 		return errf(err, errsize, "%s: expected %s, got \"%s\"", fl->name, expectation,
-			    tt_log_escape(value, strlen(value), quoted, sizeof(quoted)));
+			    tt_log_quote(value, strlen(value), quoted, sizeof(quoted)));
 	if (fl->path && value[0] == '\0')
 		return errf(err, errsize, "%s: expected a path, got an empty value", fl->name);
 

@@ -136,13 +136,13 @@ tt_log(enum tt_log_level level, const char *module, const char *fmt, ...)
 }
 
 static bool
-keep(unsigned char c)
+keep(unsigned char c, bool space)
 {
-	return c > ' ' && c < 0x7f && c != '"' && c != '\\';
+	return (c > ' ' || (space && c == ' ')) && c < 0x7f && c != '"' && c != '\\';
 }
 
-char *
-tt_log_escape(const char *in, size_t len, char *out, size_t size)
+static char *
+escape(const char *in, size_t len, char *out, size_t size, bool space)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t need = 0, budget, pos = 0;
@@ -151,7 +151,7 @@ tt_log_escape(const char *in, size_t len, char *out, size_t size)
 		return out;
 
 	for (size_t i = 0; i < len; i++)
-		need += keep((unsigned char)in[i]) ? 1 : 4;
+		need += keep((unsigned char)in[i], space) ? 1 : 4;
 
 	/* When the text does not fit, stop early enough to leave room for "...". */
 	budget = size - 1;
@@ -161,7 +161,7 @@ tt_log_escape(const char *in, size_t len, char *out, size_t size)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
 
-		if (keep(c)) {
+		if (keep(c, space)) {
 			if (pos + 1 > budget)
 				break;
 			out[pos++] = (char)c;
@@ -181,6 +181,18 @@ tt_log_escape(const char *in, size_t len, char *out, size_t size)
 	}
 	out[pos] = '\0';
 	return out;
+}
+
+char *
+tt_log_escape(const char *in, size_t len, char *out, size_t size)
+{
+	return escape(in, len, out, size, false);
+}
+
+char *
+tt_log_quote(const char *in, size_t len, char *out, size_t size)
+{
+	return escape(in, len, out, size, true);
 }
 
 bool

@@ -30,6 +30,9 @@ void tt_log(enum tt_log_level level, const char *module, const char *fmt, ...)
  */
 char *tt_log_escape(const char *in, size_t len, char *out, size_t size);
 
+/* Like tt_log_escape, but keeps spaces: for values written between double quotes. */
+char *tt_log_quote(const char *in, size_t len, char *out, size_t size);
+
 /* Allows up to burst records per interval; the suppressed ones are counted. */
 struct tt_ratelimit {
 	int64_t interval_ms;

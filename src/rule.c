@@ -206,7 +206,7 @@ log_traceback(const struct tt_rule *rule, const char *tb)
 		/* "[C]: in ?" is the runtime's own frame that called the handler. */
 		if (len > 0 && !(len == 9 && memcmp(start, "[C]: in ?", 9) == 0))
 			tt_log(TT_LOG_WARN, "rule", "traceback rule=%s frame=\"%s\"", rule->logname,
-			       tt_log_escape(start, len, frame, sizeof(frame)));
+			       tt_log_quote(start, len, frame, sizeof(frame)));
 		line = stop;
 	}
 }
@@ -222,7 +222,7 @@ failed(struct tt_rule *rule, const char *topic, const struct tt_sandbox_result *
 	else
 		rule->stats.errors++;
 
-	escape(res->message, error, sizeof(error));
+	tt_log_quote(res->message, strlen(res->message), error, sizeof(error));
 	if (topic != NULL)
 		tt_log(TT_LOG_WARN, "rule", "handler failed rule=%s topic=%s error=\"%s\"",
 		       rule->logname, escape(topic, where, sizeof(where)), error);

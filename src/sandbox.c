@@ -981,7 +981,7 @@ tt_sandbox_log(lua_State *L, enum tt_log_level level, const char *event, int fir
 		tt_log(TT_LOG_WARN, "rule", "log suppressed rule=%s records=%lu", sb->logname,
 		       suppressed);
 	tt_log(level, "rule", "%s rule=%s msg=\"%s\"", event, sb->logname,
-	       tt_log_escape(text, len, msg, sizeof(msg)));
+	       tt_log_quote(text, len, msg, sizeof(msg)));
 	lua_pop(L, 1);
 }
 
@@ -1008,7 +1008,7 @@ warnf(void *ud, const char *piece, int tocont)
 			tt_log(TT_LOG_WARN, "rule", "log suppressed rule=%s records=%lu",
 			       sb->logname, suppressed);
 		tt_log(TT_LOG_WARN, "rule", "warning rule=%s msg=\"%s\"", sb->logname,
-		       tt_log_escape(sb->warning, strlen(sb->warning), msg, sizeof(msg)));
+		       tt_log_quote(sb->warning, strlen(sb->warning), msg, sizeof(msg)));
 	}
 	sb->warning[0] = '\0';
 }
@@ -1020,7 +1020,7 @@ panic(lua_State *L)
 	char text[TT_SANDBOX_MSG_MAX];
 
 	tt_log(TT_LOG_ERROR, "rule", "panic rule=%s error=\"%s\"", tt_sandbox_of(L)->logname,
-	       tt_log_escape(msg, strlen(msg), text, sizeof(text)));
+	       tt_log_quote(msg, strlen(msg), text, sizeof(text)));
 	abort();
 }
 

@@ -221,3 +221,12 @@ Test(log, clocks_move_forward)
 	/* After 2020-01-01 on any machine whose clock is set. */
 	cr_assert_gt(wall, 1577836800000LL);
 }
+
+Test(log, quote_keeps_spaces_and_escapes_quotes)
+{
+	char out[64];
+
+	cr_assert_str_eq(tt_log_quote("a.lua:2: attempt to \"x\"", 23, out, sizeof(out)),
+			 "a.lua:2: attempt to \\x22x\\x22");
+	cr_assert_str_eq(tt_log_escape("a b", 3, out, sizeof(out)), "a\\x20b");
+}
