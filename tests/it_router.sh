@@ -197,4 +197,30 @@ wait "$main_pid"
 tt_check "SIGTERM exits 0" test $? -eq 0
 tt_check "the router logs its stop" grep -qF "router: stopped" "$log"
 
+# 11. With a persistent session, actions sent while the router is away arrive when it is back.
+away=$TT_TMP/away
+mkdir -p "$away"
+cat > "$away/jobs.lua" <<'LUA'
+local tt = require("tattletale")
+tt.action("jobs", "run", function(src, job) tt.event("seen", "job", job) end)
+LUA
+cfg3=$(tt_config keeper "$away")
+sed -i 's/^  port: .*/&\n  client_id: keeper-1\n  session: persistent/' "$cfg3"
+acks=$(tt_subacks)
+tt_router_start "$cfg3"
+keeper=$ROUTER_PID
+tt_wait_subacks $((acks + 1))
+kill -TERM "$keeper"
+wait "$keeper"
+emit action jobs run '"while-away"'
+acks=$(tt_subacks)
+"$TT_BIN" watch -c "$cfg" --count 1 --timeout 10 event seen job > "$TT_TMP/away.out" 2>&1 &
+wpid=$!
+tt_track "$wpid"
+tt_wait_subacks $((acks + 1))
+tt_router_start "$cfg3"
+wait "$wpid"
+tt_check "an action sent while away arrives on return" grep -qF '"data":"while-away"' "$TT_TMP/away.out"
+tt_stop "$ROUTER_PID"
+
 tt_done
