@@ -109,6 +109,13 @@ tt_cli_common(struct tt_cli *cli, int opt, const char *arg)
 }
 
 void
+tt_cli_usage(const char *command, const char *synopsis)
+{
+	fprintf(stderr, "usage: tattletale %s %s\nRun 'tattletale help %s' for the options.\n",
+		command, synopsis, command);
+}
+
+void
 tt_cli_common_help(FILE *out)
 {
 	fputs("common options:\n"

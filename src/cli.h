@@ -43,6 +43,9 @@ struct tt_cli {
  */
 int tt_cli_common(struct tt_cli *cli, int opt, const char *arg);
 
+/* Prints the synopsis of a command and where to find its options, after a usage error. */
+void tt_cli_usage(const char *command, const char *synopsis);
+
 /* Prints the common options' help to out. */
 void tt_cli_common_help(FILE *out);
 

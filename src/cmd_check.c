@@ -141,7 +141,6 @@ out:
 	return status;
 
 usage:
-	fputs("usage: tattletale check [OPTIONS]\n", stderr);
-	tt_cli_common_help(stderr);
+	tt_cli_usage("check", "[OPTIONS]");
 	return TT_EXIT_USAGE;
 }

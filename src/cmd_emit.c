@@ -287,6 +287,6 @@ out:
 
 usage:
 	free(options);
-	help(stderr);
+	tt_cli_usage("emit", "[OPTIONS] KIND NS NAME [JSON]");
 	return TT_EXIT_USAGE;
 }

@@ -79,6 +79,6 @@ tt_cmd_run(int argc, char **argv)
 
 usage:
 	free(options);
-	help(stderr);
+	tt_cli_usage("run", "[OPTIONS] [--watch]");
 	return TT_EXIT_USAGE;
 }

@@ -283,6 +283,6 @@ out:
 
 usage:
 	free(options);
-	help(stderr);
+	tt_cli_usage("watch", "[OPTIONS] [KIND [NS [NAME]]]");
 	return TT_EXIT_USAGE;
 }

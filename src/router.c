@@ -566,9 +566,10 @@ tt_router_run(struct tt_router *r)
 		tt_log(TT_LOG_ERROR, "router", "event loop failed error=\"%s\"", strerror(errno));
 		return 1;
 	}
-	tt_log(TT_LOG_NOTICE, "router", "stopped accepted=%llu rejected=%llu emitted=%llu",
+	tt_log(r->noutbox > 0 ? TT_LOG_WARN : TT_LOG_NOTICE, "router",
+	       "stopped accepted=%llu rejected=%llu emitted=%llu unsent=%zu",
 	       (unsigned long long)r->inbox.accepted,
 	       (unsigned long long)tt_inbox_rejected_total(&r->inbox),
-	       (unsigned long long)r->emitted);
+	       (unsigned long long)r->emitted, r->noutbox);
 	return 0;
 }

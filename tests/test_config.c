@@ -560,7 +560,7 @@ Test(config, invalid_strings_rejected)
 		const char *text, *needle;
 	} cases[] = {
 		{ "app: a b", "app: expected 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', "
-		  "got \"a\\x20b\"" },
+		  "got \"a b\"" },
 		{ "app: a/b", "app: expected 1 to 64 characters" },
 		{ "app: \"\"", "app: expected 1 to 64 characters" },
 		{ "app: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
