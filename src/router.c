@@ -318,8 +318,10 @@ tick_prepare(void *arg, struct pollfd *pfd, int64_t *deadline_ms)
 {
 	struct tt_router *r = arg;
 
-	if (r->nreplays > 0 || r->stopping)
-		*deadline_ms = r->stopping ? tt_now_mono_ms() + 50 : 0;
+	int64_t soon = r->nreplays > 0 ? 0 : r->stopping ? tt_now_mono_ms() + 50 : INT64_MAX;
+
+	if (soon < *deadline_ms)
+		*deadline_ms = soon;
 	for (size_t i = 0; i < r->rules.n; i++) {
 		int64_t due = tt_rule_next_timer(r->rules.rules[i]);
 		if (due >= 0 && due < *deadline_ms)
