@@ -73,7 +73,7 @@ read_stdin(size_t max, size_t *len)
 
 /*
  * Checks that text is one JSON value within the limits and trims the
- * whitespace around it; the value is then sent byte for byte as written.
+ * whitespace around it. The value is then sent byte for byte as written.
  */
 static int
 check_value(char *text, size_t *len, const struct tt_config *cfg)

@@ -31,7 +31,7 @@ on_signal(int signo)
 	int saved = errno;
 	unsigned char byte = (unsigned char)signo;
 
-	/* A full pipe already holds a pending signal; dropping this one is harmless. */
+	/* A full pipe already contains a pending signal, so dropping this one loses nothing. */
 	if (write(signal_pipe[1], &byte, 1) < 0) {
 		/* nothing to do in a signal handler */
 	}

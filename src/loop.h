@@ -4,7 +4,7 @@
  * watched and the next monotonic time it needs to run, then is dispatched
  * once per iteration, after poll() returns. Sources are few (the broker
  * socket, the signal pipe, the rules folder watch, timers), so the loop
- * keeps them in a small array and asks each one every turn.
+ * keeps them in a small array and calls each one every turn.
  */
 #ifndef TT_LOOP_H
 #define TT_LOOP_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The broker connection on top of libmosquitto. The library's own network
- * thread is never started: the loop asks for the socket, polls it and calls
+ * thread is never started: the loop takes the socket, polls it and calls
  * mosquitto_loop_read/write/misc, so every callback runs on our one thread.
  */
 #include "mqtt.h"

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The broker connection: libmosquitto driven from our poll loop through its
- * socket, read, write and misc calls (never its own thread), reconnects
- * with capped exponential backoff, and subscriptions counted per topic
- * filter so that several listeners share one SUBSCRIBE and the last one
- * to leave sends the UNSUBSCRIBE. Subscriptions are sent again after
- * every reconnect.
+ * socket, read, write and misc calls, never from its own thread. It
+ * reconnects with capped exponential backoff. Subscriptions are counted per
+ * topic filter, so several listeners share one SUBSCRIBE and the last one to
+ * leave sends the UNSUBSCRIBE. Subscriptions are sent again after every
+ * reconnect.
  */
 #ifndef TT_MQTT_H
 #define TT_MQTT_H

@@ -4,9 +4,9 @@
  * ("online" after each connect, "offline" from a pre-signed last will or
  * at a clean stop) and counters on {prefix}/state/tattletale/{app}.stats.
  *
- * Receivers reject a state older than the last one on its topic, so the
- * will is signed just before each connect with a ts one millisecond after
- * the online state that follows it, and the clean-stop offline state is
+ * Receivers reject a state older than the last one on its topic. So the
+ * will is signed just before each connect, with a ts one millisecond after
+ * the online state that follows it. The offline state of a clean stop is
  * later still.
  */
 #include "router_internal.h"

@@ -318,8 +318,13 @@ tick_prepare(void *arg, struct pollfd *pfd, int64_t *deadline_ms)
 {
 	struct tt_router *r = arg;
 
-	int64_t soon = r->nreplays > 0 ? 0 : r->stopping ? tt_now_mono_ms() + 50 : INT64_MAX;
+	int64_t soon = INT64_MAX;
 
+	/* Pending replays run at once; a shutdown checks its progress every 50 ms. */
+	if (r->nreplays > 0)
+		soon = 0;
+	else if (r->stopping)
+		soon = tt_now_mono_ms() + 50;
 	if (soon < *deadline_ms)
 		*deadline_ms = soon;
 	for (size_t i = 0; i < r->rules.n; i++) {

@@ -1,4 +1,4 @@
--- The notifier: reacts to the indexer's state and asks for an e-mail.
+-- The notifier: reacts to the indexer's state with a request for an e-mail.
 local tt = require("tattletale")
 
 tt.state("index", "stats", function(src, stats, meta)
