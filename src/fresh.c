@@ -22,10 +22,12 @@
 #include "strmap.h"
 
 /* An accepted event or action; the key is src "\n" id. */
+#define SEEN_KEY_MAX (TT_SRC_MAX + 1 + TT_ID_MAX)
+
 struct seen {
 	struct tt_strmap_entry node;	/* first, so a found entry is its record */
 	int64_t ts;
-	char key[TT_SRC_MAX + 1 + TT_ID_MAX + 1];
+	char key[];			/* src "\n" id, sized to fit: the cache holds many */
 };
 
 /* The last accepted state of one topic; the key is ns "/" name. */
@@ -190,7 +192,7 @@ remember(struct tt_fresh *f, const char *key, size_t len, int64_t ts)
 		f->heap = heap;
 		f->heap_alloc = alloc;
 	}
-	s = malloc(sizeof(*s));
+	s = malloc(sizeof(*s) + len);
 	if (s == NULL)
 		return -1;
 	memcpy(s->key, key, len);
@@ -222,7 +224,7 @@ static enum tt_reason
 check_event(struct tt_fresh *f, const struct tt_message *msg, bool retained, int64_t now)
 {
 	int64_t lo = sub_sat(now, f->opts.past_ms);
-	char key[sizeof(((struct seen *)0)->key)];
+	char key[SEEN_KEY_MAX];
 	size_t srclen = strlen(msg->src), idlen = strlen(msg->id), len;
 
 	if (retained)

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "b64url.h"
 #include "keyring.h"
@@ -27,6 +29,7 @@ struct tt_key {
 	char id[TT_KID_MAX + 1];
 	unsigned char *bytes;
 	size_t len;
+	EVP_MAC_CTX *mac;		/* keyed HMAC-SHA256, see tt_key_mac */
 };
 
 struct tt_keyring {
@@ -44,6 +47,7 @@ tt_keyring_new(void)
 static void
 key_free(struct tt_key *key)
 {
+	EVP_MAC_CTX_free(key->mac);
 	OPENSSL_cleanse(key->bytes, key->len);
 	free(key->bytes);
 	free(key);
@@ -96,6 +100,26 @@ grow(struct tt_keyring *ring)
 	return 0;
 }
 
+/* Makes an HMAC-SHA256 context keyed with key. Returns NULL on failure. */
+static EVP_MAC_CTX *
+new_mac(const unsigned char *key, size_t len)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[2];
+
+	EVP_MAC_free(mac);	/* the context keeps its own reference */
+	if (ctx == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, len, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int
 tt_keyring_add(struct tt_keyring *ring, const char *id, const void *key, size_t len)
 {
@@ -124,8 +148,20 @@ tt_keyring_add(struct tt_keyring *ring, const char *id, const void *key, size_t 
 	memcpy(k->id, id, idlen + 1);
 	memcpy(k->bytes, key, len);
 	k->len = len;
+	k->mac = new_mac(k->bytes, len);
+	if (k->mac == NULL) {
+		key_free(k);
+		errno = ENOMEM;
+		return -1;
+	}
 	ring->keys[ring->count++] = k;
 	return 0;
+}
+
+EVP_MAC_CTX *
+tt_key_mac(const struct tt_key *key)
+{
+	return key->mac;
 }
 
 const struct tt_key *

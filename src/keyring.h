@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <openssl/types.h>
+
 #define TT_KID_MAX 32
 #define TT_KEY_MIN 16		/* bytes */
 #define TT_KEY_MAX 4096		/* bytes */
@@ -40,6 +42,14 @@ size_t tt_keyring_count(const struct tt_keyring *ring);
 const struct tt_key *tt_keyring_at(const struct tt_keyring *ring, size_t i);
 
 const char *tt_key_id(const struct tt_key *key);
+
+/*
+ * Returns an HMAC-SHA256 context keyed with this key, made when the key was
+ * added, so that signing and verifying skip the key setup. Start each use
+ * with EVP_MAC_init(ctx, NULL, 0, NULL), which keeps the key. The key owns
+ * it; it is not safe to use from two threads at once.
+ */
+EVP_MAC_CTX *tt_key_mac(const struct tt_key *key);
 const unsigned char *tt_key_bytes(const struct tt_key *key, size_t *len);
 /*
  * Writes a short public fingerprint of the key (base64url of the first
