@@ -66,8 +66,8 @@ load_rules(const struct tt_config *cfg, struct tt_host *host, int *loaded)
 	limits.instructions = cfg->sandbox.instructions;
 	limits.time_ms = cfg->sandbox.time_ms;
 	limits.memory = cfg->sandbox.memory;
-	limits.max_depth = cfg->limits.depth;
-	limits.max_payload = cfg->limits.payload;
+	limits.max_depth = cfg->limits.depth - 1;
+	limits.max_payload = cfg->limits.payload - TT_ENVELOPE_OVERHEAD;
 
 	n = scandir(cfg->rules, &names, is_rule_file, alphasort);
 	if (n < 0) {

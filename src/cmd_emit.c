@@ -94,9 +94,15 @@ check_value(char *text, size_t *len, const struct tt_config *cfg)
 		fprintf(stderr, "tattletale emit: missing value: pass JSON such as '{\"id\":42}' or 'null'\n");
 		return -1;
 	}
-	if (tt_json_check_depth(text, *len, cfg->limits.depth) < 0) {
+	/* The envelope adds one level and some bytes, and receivers count both. */
+	if (*len > cfg->limits.payload - TT_ENVELOPE_OVERHEAD) {
+		fprintf(stderr, "tattletale emit: invalid value: %zu bytes, more than the %zu that fit "
+			"in limits.payload\n", *len, cfg->limits.payload - TT_ENVELOPE_OVERHEAD);
+		return -1;
+	}
+	if (tt_json_check_depth(text, *len, cfg->limits.depth - 1) < 0) {
 		fprintf(stderr, "tattletale emit: invalid value: nested deeper than %d levels\n",
-			cfg->limits.depth);
+			cfg->limits.depth - 1);
 		return -1;
 	}
 	v = json_loadb(text, *len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);

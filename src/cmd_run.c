@@ -2,6 +2,7 @@
 /* tattletale run: the router. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -66,7 +67,9 @@ tt_cmd_run(int argc, char **argv)
 	router = tt_router_new(&(struct tt_router_opts){ &cfg, keys, tt_router_lua_dir(), watch },
 			       err, sizeof(err));
 	if (router == NULL) {
-		tt_log(TT_LOG_ERROR, "router", "start failed error=\"%s\"", err);
+		char quoted[1100];
+		tt_log(TT_LOG_ERROR, "router", "start failed error=\"%s\"",
+		       tt_log_quote(err, strlen(err), quoted, sizeof(quoted)));
 		tt_keyring_free(keys);
 		tt_config_free(&cfg);
 		return TT_EXIT_USAGE;

@@ -605,9 +605,9 @@ static const struct field window_fields[] = {
 };
 
 static const struct field limits_fields[] = {
-	{ .name = "payload", .set = set_size, .offset = CFG(limits.payload), .min = 64,
+	{ .name = "payload", .set = set_size, .offset = CFG(limits.payload), .min = 1024,
 	  .max = 268435455, .unit = "bytes" },
-	{ .name = "depth", .set = set_int, .offset = CFG(limits.depth), .min = 1, .max = 1000 },
+	{ .name = "depth", .set = set_int, .offset = CFG(limits.depth), .min = 2, .max = 1000 },
 	{ .name = "hops", .set = set_int, .offset = CFG(limits.hops), .max = 255 },
 	{ .name = "ids", .set = set_size, .offset = CFG(limits.ids), .min = 16, .max = 10000000,
 	  .unit = "entries" },

@@ -24,6 +24,12 @@
 #define TT_ID_LEN 22		/* base64url of 128 random bits */
 #define TT_TAG_LEN 43		/* base64url of an HMAC-SHA256 */
 #define TT_PAYLOAD_DEFAULT (256 * 1024)
+/*
+ * Bytes the envelope adds around a value at most: every member but data at
+ * its longest, and the signature tail. A value of limits.payload minus this
+ * always signs into a payload within limits.payload.
+ */
+#define TT_ENVELOPE_OVERHEAD 320
 #define TT_DEPTH_DEFAULT 64
 
 struct tt_verify_opts {

@@ -71,7 +71,10 @@ tt_inbox_accept(struct tt_inbox *inbox, const char *topic, const void *payload, 
 		}
 	}
 
-	inbox->rejected[reason]++;
+	if (reason == TT_REPEAT)
+		inbox->repeats++;
+	else
+		inbox->rejected[reason]++;
 	if (inbox->log_rejections)
 		log_rejection(topic, len, reason, reason >= TT_BAD_FIELD ? msg : NULL);
 	tt_message_clear(msg);

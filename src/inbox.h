@@ -18,7 +18,8 @@ struct tt_inbox {
 	struct tt_verify_opts verify;
 	struct tt_fresh *fresh;
 	uint64_t accepted;
-	uint64_t rejected[TT_REASON_COUNT];
+	uint64_t repeats;		/* unchanged states delivered again: not rejections */
+	uint64_t rejected[TT_REASON_COUNT];	/* by reason; TT_OK and TT_REPEAT stay 0 */
 	bool log_rejections;		/* false: count only */
 	/* Called for each rejection, after counting; may be NULL. */
 	void (*on_reject)(void *arg, const char *topic, enum tt_reason reason);

@@ -18,6 +18,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define MISC_INTERVAL_MS 1000
+#define TT_ESCAPED_FILTER_MAX 1200
 
 struct subscription {
 	char *filter;
@@ -44,10 +45,27 @@ struct tt_mqtt {
 	struct subscription *subs;
 	size_t nsubs, subs_cap;
 
+	/*
+	 * Filters dropped while disconnected. A persistent session keeps its
+	 * subscriptions on the broker, so these are unsubscribed on reconnect.
+	 */
+	bool persistent;
+	char **dropped;
+	size_t ndropped;
+
 	struct tt_loop_source source;
 };
 
 static int lib_users;
+
+/* Escapes a topic filter for a log line; the result lasts until the next call. */
+static const char *
+escape(const char *filter)
+{
+	static char out[TT_ESCAPED_FILTER_MAX];
+
+	return tt_log_escape(filter, strlen(filter), out, sizeof(out));
+}
 
 static void
 schedule_retry(struct tt_mqtt *m)
@@ -93,13 +111,27 @@ attempt(struct tt_mqtt *m)
 }
 
 static void
+forget_dropped(struct tt_mqtt *m, const char *filter)
+{
+	for (size_t i = 0; i < m->ndropped; i++)
+		if (filter == NULL || strcmp(m->dropped[i], filter) == 0) {
+			free(m->dropped[i]);
+			m->dropped[i--] = m->dropped[--m->ndropped];
+		}
+}
+
+static void
 send_subscriptions(struct tt_mqtt *m)
 {
+	for (size_t i = 0; i < m->ndropped; i++)
+		mosquitto_unsubscribe(m->mosq, NULL, m->dropped[i]);
+	forget_dropped(m, NULL);
+
 	for (size_t i = 0; i < m->nsubs; i++) {
 		int rc = mosquitto_subscribe(m->mosq, NULL, m->subs[i].filter, m->subs[i].qos);
 		if (rc != MOSQ_ERR_SUCCESS)
 			tt_log(TT_LOG_WARN, "mqtt", "subscribe failed filter=%s error=\"%s\"",
-			       m->subs[i].filter, describe(rc));
+			       escape(m->subs[i].filter), describe(rc));
 	}
 }
 
@@ -230,6 +262,7 @@ tt_mqtt_new(const struct tt_mqtt_opts *o, const struct tt_mqtt_handlers *handler
 		goto fail;
 	m->handlers = *handlers;
 	m->reconnect = o->reconnect;
+	m->persistent = o->persistent;
 	m->backoff_ms = BACKOFF_MIN_MS;
 	snprintf(m->address, sizeof(m->address), "%s:%d", o->host, o->port);
 
@@ -277,6 +310,8 @@ tt_mqtt_free(struct tt_mqtt *m)
 	for (size_t i = 0; i < m->nsubs; i++)
 		free(m->subs[i].filter);
 	free(m->subs);
+	forget_dropped(m, NULL);
+	free(m->dropped);
 	free(m->host);
 	free(m);
 	if (--lib_users == 0)
@@ -364,8 +399,10 @@ tt_mqtt_subscribe(struct tt_mqtt *m, const char *filter, int qos)
 	sub->qos = qos;
 	sub->count = 1;
 	m->nsubs++;
+	forget_dropped(m, filter);
 
-	tt_log(TT_LOG_DEBUG, "mqtt", "subscribe filter=%s qos=%d", filter, qos);
+	if (tt_log_enabled(TT_LOG_DEBUG))
+		tt_log(TT_LOG_DEBUG, "mqtt", "subscribe filter=%s qos=%d", escape(filter), qos);
 	if (m->connected)
 		mosquitto_subscribe(m->mosq, NULL, filter, qos);
 	return 0;
@@ -378,9 +415,19 @@ tt_mqtt_unsubscribe(struct tt_mqtt *m, const char *filter)
 
 	if (sub == NULL || --sub->count > 0)
 		return;
-	tt_log(TT_LOG_DEBUG, "mqtt", "unsubscribe filter=%s", filter);
-	if (m->connected)
+	if (tt_log_enabled(TT_LOG_DEBUG))
+		tt_log(TT_LOG_DEBUG, "mqtt", "unsubscribe filter=%s", escape(filter));
+	if (m->connected) {
 		mosquitto_unsubscribe(m->mosq, NULL, filter);
+	} else if (m->persistent) {
+		char **grown = realloc(m->dropped, (m->ndropped + 1) * sizeof(*grown));
+		if (grown != NULL) {
+			m->dropped = grown;
+			m->dropped[m->ndropped] = sub->filter;
+			m->ndropped++;
+			sub->filter = NULL;
+		}
+	}
 	free(sub->filter);
 	*sub = m->subs[--m->nsubs];
 }

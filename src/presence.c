@@ -29,7 +29,7 @@ presence_outgoing(struct tt_router *r, const char *status, int64_t ts, struct tt
 	int len = snprintf(json, size, "{\"status\":\"%s\",\"version\":\"%s\"}", status,
 			   PACKAGE_VERSION);
 
-	*out = (struct tt_outgoing){ TT_STATE, PRESENCE_NS, r->cfg->app, json, (size_t)len, 0, ts };
+	*out = (struct tt_outgoing){ TT_STATE, PRESENCE_NS, r->cfg->app, json, (size_t)len, 0, ts, NULL };
 	return 0;
 }
 
@@ -106,7 +106,7 @@ tt_presence_stats(struct tt_router *r)
 	struct tt_outgoing out;
 	char *json;
 
-	for (int i = 1; i < TT_REASON_COUNT; i++)
+	for (int i = 1; i < TT_REPEAT; i++)
 		json_object_set_new(rejected, tt_reason_name(i),
 				    json_integer((json_int_t)r->inbox.rejected[i]));
 	root = json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:o}",
@@ -114,8 +114,8 @@ tt_presence_stats(struct tt_router *r)
 			 "rejected", rejected,
 			 "emitted", (json_int_t)r->emitted,
 			 "hop_limit_hits", (json_int_t)r->hop_limit_hits,
-			 "outbox", (json_int_t)r->noutbox,
-			 "outbox_dropped", (json_int_t)r->outbox_dropped,
+			 "outbox", (json_int_t)r->outbox.count,
+			 "outbox_dropped", (json_int_t)(r->outbox.dropped + r->outbox.expired),
 			 "rules", rule_counters(&r->rules));
 	json = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
@@ -125,7 +125,7 @@ tt_presence_stats(struct tt_router *r)
 	}
 
 	snprintf(name, sizeof(name), "%s.stats", r->cfg->app);
-	out = (struct tt_outgoing){ TT_STATE, PRESENCE_NS, name, json, strlen(json), 0, 0 };
+	out = (struct tt_outgoing){ TT_STATE, PRESENCE_NS, name, json, strlen(json), 0, 0, NULL };
 	if (tt_router_publish(r, &out, NULL) < 0)
 		tt_log(TT_LOG_WARN, "presence", "cannot publish the stats state");
 	free(json);

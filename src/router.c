@@ -44,102 +44,72 @@ on_published(void *arg, int mid)
 	}
 }
 
+/* Signs and publishes now. Returns 0, or -1 with errno (ENOTCONN when the broker is away). */
 static int
-outbox_push(struct tt_router *r, const char *topic, char *payload, size_t len, int qos,
-	    bool retain)
+send_now(void *arg, const struct tt_outgoing *out, const char *id)
 {
-	struct queued *q;
+	struct tt_router *r = arg;
+	struct tt_outgoing stamped = *out;
+	char err[512];
+	int mid;
 
-	if (r->noutbox >= TT_OUTBOX_MAX_MESSAGES || r->outbox_bytes + len > TT_OUTBOX_MAX_BYTES) {
-		r->outbox_dropped++;
-		tt_log(TT_LOG_WARN, "router", "outbox full, message dropped topic=%s queued=%zu "
-		       "dropped=%llu", topic, r->noutbox, (unsigned long long)r->outbox_dropped);
-		free(payload);
-		return 0;
+	stamped.id = id;
+	if (tt_sender_send(&r->sender, &stamped, NULL, &mid, err, sizeof(err)) < 0) {
+		if (errno != ENOTCONN)
+			tt_log(TT_LOG_ERROR, "router", "publish failed error=\"%s\"", err);
+		return -1;
 	}
-	if (r->noutbox == r->outbox_cap) {
-		size_t cap = r->outbox_cap ? r->outbox_cap * 2 : 64;
-		q = realloc(r->outbox, cap * sizeof(*q));
-		if (q == NULL)
-			goto nomem;
-		r->outbox = q;
-		r->outbox_cap = cap;
-	}
-	q = &r->outbox[r->noutbox];
-	q->topic = strdup(topic);
-	if (q->topic == NULL)
-		goto nomem;
-	q->payload = payload;
-	q->len = len;
-	q->qos = qos;
-	q->retain = retain;
-	r->noutbox++;
-	r->outbox_bytes += len;
+	if (tt_kind_qos(out->kind) > 0)
+		inflight_add(r, mid);
 	return 0;
-
-nomem:
-	free(payload);
-	errno = ENOMEM;
-	return -1;
 }
 
+/* Sends what waited for the broker; called on connect and then on every tick until empty. */
 static void
 outbox_flush(struct tt_router *r)
 {
-	size_t sent = 0;
-	int mid;
+	uint64_t expired = r->outbox.expired;
+	size_t sent;
 
-	for (; sent < r->noutbox; sent++) {
-		struct queued *q = &r->outbox[sent];
-		if (tt_mqtt_publish(r->mqtt, q->topic, q->payload, q->len, q->qos, q->retain,
-				    &mid) < 0)
-			break;
-		if (q->qos > 0)
-			inflight_add(r, mid);
-		r->outbox_bytes -= q->len;
-		free(q->topic);
-		free(q->payload);
-	}
-	if (sent == 0)
+	if (r->outbox.count == 0 || !tt_mqtt_connected(r->mqtt))
 		return;
-	memmove(r->outbox, r->outbox + sent, (r->noutbox - sent) * sizeof(*r->outbox));
-	r->noutbox -= sent;
-	tt_log(TT_LOG_INFO, "router", "outbox flushed sent=%zu left=%zu", sent, r->noutbox);
+	sent = tt_outbox_flush(&r->outbox, send_now, r, tt_now_wall_ms(), r->cfg->window.past_ms);
+	if (sent > 0 || r->outbox.expired > expired)
+		tt_log(TT_LOG_INFO, "router", "outbox flushed sent=%zu expired=%llu left=%zu", sent,
+		       (unsigned long long)(r->outbox.expired - expired), r->outbox.count);
 }
 
 /*
- * Signs and publishes, or queues while the broker is away. Returns 0, or -1
- * with errno when the message could not be signed or queued.
+ * Signs and publishes, or queues while the broker is away; writes the
+ * message id into id (may be NULL). Returns 0, or -1 with errno when the
+ * message could be neither sent nor queued.
  */
 int
 tt_router_publish(struct tt_router *r, const struct tt_outgoing *out, char *id)
 {
-	char topic[TT_TOPIC_MAX + 1], err[256];
-	int qos = tt_kind_qos(out->kind), mid;
-	bool retain = tt_kind_retained(out->kind);
-	size_t len;
-	char *payload;
+	char fresh_id[TT_ID_LEN + 1], topic[TT_TOPIC_MAX + 1], escaped[TT_TOPIC_MAX + 64];
 
-	payload = tt_sender_sign(&r->sender, out, topic, sizeof(topic), id, &len, err, sizeof(err));
-	if (payload == NULL) {
-		tt_log(TT_LOG_ERROR, "router", "sign failed error=\"%s\"", err);
-		errno = EINVAL;
+	if (tt_envelope_new_id(fresh_id) < 0)
 		return -1;
-	}
-	if (!tt_mqtt_connected(r->mqtt) || r->noutbox > 0)
-		return outbox_push(r, topic, payload, len, qos, retain);
+	if (id != NULL)
+		memcpy(id, fresh_id, sizeof(fresh_id));
 
-	if (tt_mqtt_publish(r->mqtt, topic, payload, len, qos, retain, &mid) < 0) {
-		if (errno == ENOTCONN)
-			return outbox_push(r, topic, payload, len, qos, retain);
-		tt_log(TT_LOG_ERROR, "router", "publish failed topic=%s error=\"%s\"", topic,
-		       strerror(errno));
-		free(payload);
+	/* Keep the order: nothing overtakes what is already queued. */
+	if (r->outbox.count == 0 && send_now(r, out, fresh_id) == 0)
+		return 0;
+	if (r->outbox.count == 0 && errno != ENOTCONN)
 		return -1;
+
+	if (tt_outbox_push(&r->outbox, out, fresh_id, tt_now_wall_ms()) < 0) {
+		int saved = errno;
+		tt_topic_format(topic, sizeof(topic), r->cfg->topic_prefix, out->kind, out->ns,
+				out->name, false);
+		tt_log(TT_LOG_WARN, "router", "outbox full, message dropped topic=%s queued=%zu "
+		       "dropped=%llu", tt_log_escape(topic, strlen(topic), escaped, sizeof(escaped)),
+		       r->outbox.count, (unsigned long long)r->outbox.dropped);
+		errno = saved;
+		return saved == ENOBUFS ? 0 : -1;
 	}
-	if (qos > 0)
-		inflight_add(r, mid);
-	free(payload);
 	return 0;
 }
 
@@ -170,21 +140,25 @@ host_emit(void *ctx, struct tt_rule *rule, enum tt_kind kind, const char *ns, co
 	  const char *json, size_t len, const struct tt_message *in, char *err, size_t errsize)
 {
 	struct tt_router *r = ctx;
-	int64_t hop = in != NULL ? in->hop + 1 : 0;
-	struct tt_outgoing out = { kind, ns, name, json, len, hop, 0 };
+	/* Compared before adding, since a received hop may be as large as INT64_MAX. */
+	bool over = in != NULL && in->hop >= r->cfg->limits.hops;
+	struct tt_outgoing out = { kind, ns, name, json, len, 0, 0, NULL };
 	char id[TT_ID_LEN + 1];
 
-	if (hop > r->cfg->limits.hops) {
+	if (over) {
 		const char *origin = origin_of(r, in);
 		r->hop_limit_hits++;
-		tt_log(TT_LOG_WARN, "router", "hop limit reached rule=%s emit=%s/%s/%s hop=%lld "
-		       "limit=%d received_from=%s%s%s", tt_rule_name(rule), tt_kind_name(kind), ns,
-		       name, (long long)hop, r->cfg->limits.hops, in->src,
-		       origin ? " previous_rule=" : "", origin ? origin : "");
-		snprintf(err, errsize, "hop limit %d reached: the message would be hop %lld; "
-			 "rules may be emitting in a loop", r->cfg->limits.hops, (long long)hop);
+		tt_log(TT_LOG_WARN, "router", "hop limit reached rule=%s emit=%s/%s/%s "
+		       "received_hop=%lld limit=%d received_from=%s%s%s", tt_rule_name(rule),
+		       tt_kind_name(kind), ns, name, (long long)in->hop, r->cfg->limits.hops,
+		       in->src, origin ? " previous_rule=" : "", origin ? origin : "");
+		snprintf(err, errsize, "hop limit %d reached: the message being handled is hop "
+			 "%lld; rules may be emitting in a loop", r->cfg->limits.hops,
+			 (long long)in->hop);
 		return -1;
 	}
+	if (in != NULL)
+		out.hop = in->hop + 1;
 	if (tt_router_publish(r, &out, id) < 0) {
 		r->emit_failures++;
 		snprintf(err, errsize, "emit failed: %s", strerror(errno));
@@ -264,8 +238,12 @@ replay_one(void *arg, const struct tt_message *msg, bool retained)
 static void
 run_replays(struct tt_router *r)
 {
-	/* Handlers may listen again while replays run, so take the list first. */
-	while (r->nreplays > 0) {
+	/*
+	 * Run only the replays queued before this call: a handler that listens
+	 * again queues a new one, which waits for the next tick, so a rule
+	 * cannot keep the loop here forever.
+	 */
+	for (size_t n = r->nreplays; n > 0 && r->nreplays > 0; n--) {
 		struct replay rp = r->replays[0];
 		memmove(r->replays, r->replays + 1, (r->nreplays - 1) * sizeof(*r->replays));
 		r->nreplays--;
@@ -320,11 +298,16 @@ tick_prepare(void *arg, struct pollfd *pfd, int64_t *deadline_ms)
 
 	int64_t soon = INT64_MAX;
 
-	/* Pending replays run at once; a shutdown checks its progress every 50 ms. */
+	/*
+	 * Pending replays run at once, a shutdown checks its progress every
+	 * 50 ms, and an outbox stuck on a failed publish is retried every second.
+	 */
 	if (r->nreplays > 0)
 		soon = 0;
 	else if (r->stopping)
 		soon = tt_now_mono_ms() + 50;
+	else if (r->outbox.count > 0 && tt_mqtt_connected(r->mqtt))
+		soon = tt_now_mono_ms() + 1000;
 	if (soon < *deadline_ms)
 		*deadline_ms = soon;
 	for (size_t i = 0; i < r->rules.n; i++) {
@@ -366,7 +349,7 @@ tick_dispatch(void *arg, const struct pollfd *pfd, int64_t now)
 	run_replays(r);
 	for (size_t i = 0; i < r->rules.n; i++)
 		tt_rule_run_timers(r->rules.rules[i], now);
-	run_replays(r);
+	outbox_flush(r);
 
 	if (r->next_stats_ms > 0 && now >= r->next_stats_ms) {
 		tt_presence_stats(r);
@@ -421,8 +404,9 @@ set_limits(struct tt_router *r)
 	r->limits.memory = c->sandbox.memory;
 	r->limits.failures = c->sandbox.failures;
 	r->limits.failure_window_ms = c->sandbox.failure_window_ms;
-	r->limits.max_depth = c->limits.depth;
-	r->limits.max_payload = c->limits.payload;
+	/* The envelope is one level and some bytes around the value; receivers count both. */
+	r->limits.max_depth = c->limits.depth - 1;
+	r->limits.max_payload = c->limits.payload - TT_ENVELOPE_OVERHEAD;
 }
 
 static int
@@ -501,7 +485,7 @@ tt_router_new(const struct tt_router_opts *opts, char *err, size_t errsize)
 	log_keys(r->keys);
 
 	r->loop = tt_loop_new();
-	r->states = tt_statecache_new(TT_STATE_TOPICS_DEFAULT);
+	r->states = tt_statecache_new(TT_STATE_TOPICS_DEFAULT, TT_STATECACHE_BYTES_DEFAULT);
 	if (r->loop == NULL || r->states == NULL || make_inbox(r) < 0) {
 		snprintf(err, errsize, "out of memory");
 		goto fail;
@@ -534,11 +518,7 @@ tt_router_free(struct tt_router *r)
 	if (r == NULL)
 		return;
 	tt_ruleset_free(r, &r->rules);
-	for (size_t i = 0; i < r->noutbox; i++) {
-		free(r->outbox[i].topic);
-		free(r->outbox[i].payload);
-	}
-	free(r->outbox);
+	tt_outbox_free(&r->outbox);
 	free(r->replays);
 	tt_mqtt_free(r->mqtt);
 	tt_inbox_fini(&r->inbox);
@@ -573,10 +553,10 @@ tt_router_run(struct tt_router *r)
 		tt_log(TT_LOG_ERROR, "router", "event loop failed error=\"%s\"", strerror(errno));
 		return 1;
 	}
-	tt_log(r->noutbox > 0 ? TT_LOG_WARN : TT_LOG_NOTICE, "router",
+	tt_log(r->outbox.count > 0 ? TT_LOG_WARN : TT_LOG_NOTICE, "router",
 	       "stopped accepted=%llu rejected=%llu emitted=%llu unsent=%zu",
 	       (unsigned long long)r->inbox.accepted,
 	       (unsigned long long)tt_inbox_rejected_total(&r->inbox),
-	       (unsigned long long)r->emitted, r->noutbox);
+	       (unsigned long long)r->emitted, r->outbox.count);
 	return 0;
 }

@@ -16,13 +16,12 @@
 #include "keyring.h"
 #include "loop.h"
 #include "mqtt.h"
+#include "outbox.h"
 #include "router.h"
 #include "rule.h"
 #include "sender.h"
 #include "statecache.h"
 
-#define TT_OUTBOX_MAX_MESSAGES 10000
-#define TT_OUTBOX_MAX_BYTES (16u << 20)
 #define TT_ORIGINS 256
 #define TT_SHUTDOWN_WAIT_MS 5000
 
@@ -36,15 +35,6 @@ struct replay {
 	struct tt_rule *rule;
 	char ns[TT_PART_MAX + 1];
 	char name[TT_PART_MAX + 1];
-};
-
-/* A signed message waiting for the broker connection. */
-struct queued {
-	char *topic;
-	char *payload;
-	size_t len;
-	int qos;
-	bool retain;
 };
 
 struct tt_router {
@@ -65,9 +55,7 @@ struct tt_router {
 	struct replay *replays;
 	size_t nreplays, replays_cap;
 
-	struct queued *outbox;
-	size_t noutbox, outbox_cap, outbox_bytes;
-	uint64_t outbox_dropped;
+	struct tt_outbox outbox;
 
 	/* Which rule emitted each of our recent messages, to name both ends of a hop loop. */
 	struct {

@@ -93,11 +93,11 @@ int
 tt_router_reload(struct tt_router *r)
 {
 	struct rule_set fresh, old;
-	char err[1024];
+	char err[1024], quoted[1100];
 
 	if (tt_ruleset_load(r, &fresh, err, sizeof(err)) < 0) {
 		tt_log(TT_LOG_ERROR, "rules", "reload failed, keeping the old rules rules=%zu error=\"%s\"",
-		       r->rules.n, err);
+		       r->rules.n, tt_log_quote(err, strlen(err), quoted, sizeof(quoted)));
 		return -1;
 	}
 	old = r->rules;

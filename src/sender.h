@@ -26,6 +26,7 @@ struct tt_outgoing {
 	size_t len;
 	int64_t hop;
 	int64_t ts;			/* 0: now */
+	const char *id;			/* NULL: a fresh id */
 };
 
 /*

@@ -5,6 +5,11 @@
  * list in update order. When the cache is full, a new topic replaces the
  * least recently updated one. Each entry holds a reference to the message's
  * JSON root, so the borrowed data pointer stays valid while it is cached.
+ *
+ * The cache is also bounded in bytes: each entry is charged an estimate of
+ * its parsed tree, which is many times the payload's size (an array of
+ * small numbers grows about sixteenfold), and the least recently updated
+ * entries go until the total fits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,10 +26,13 @@ struct entry {
 	char key[KEY_MAX];
 	struct tt_message msg;
 	bool retained;
+	size_t cost;			/* estimated bytes, see tree_cost */
 };
 
 struct tt_statecache {
 	size_t capacity;
+	size_t max_bytes;
+	size_t bytes;			/* sum of the entries' costs */
 	struct tt_strmap *map;
 	struct entry *newest, *oldest;
 };
@@ -43,8 +51,34 @@ make_key(const char *ns, const char *name, char *key)
 	return nslen + 1 + namelen;
 }
 
+/* Estimates the heap bytes of a parsed JSON value: jansson's node, plus text. */
+static size_t
+tree_cost(const json_t *v)
+{
+	size_t cost = 64, i;
+	const char *key;
+	json_t *item;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, key, item)
+			cost += 48 + strlen(key) + tree_cost(item);
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item)
+			cost += 8 + tree_cost(item);
+		break;
+	case JSON_STRING:
+		cost += json_string_length(v);
+		break;
+	default:
+		break;
+	}
+	return cost;
+}
+
 struct tt_statecache *
-tt_statecache_new(size_t capacity)
+tt_statecache_new(size_t capacity, size_t max_bytes)
 {
 	struct tt_statecache *c;
 
@@ -52,6 +86,7 @@ tt_statecache_new(size_t capacity)
 	if (c == NULL)
 		return NULL;
 	c->capacity = capacity > 0 ? capacity : TT_STATECACHE_DEFAULT;
+	c->max_bytes = max_bytes > 0 ? max_bytes : TT_STATECACHE_BYTES_DEFAULT;
 	c->map = tt_strmap_new();
 	if (c->map == NULL)
 		goto fail;
@@ -102,16 +137,24 @@ push_newest(struct tt_statecache *c, struct entry *e)
 	c->newest = e;
 }
 
-/* Takes the least recently updated entry out of the table, for reuse. */
+/* Takes an entry out of the table and releases its message, for reuse. */
 static struct entry *
-evict(struct tt_statecache *c)
+take(struct tt_statecache *c, struct entry *e)
 {
-	struct entry *e = c->oldest;
-
 	unlink_entry(c, e);
 	tt_strmap_remove(c->map, &e->node);
 	tt_message_clear(&e->msg);
+	c->bytes -= e->cost;
+	e->cost = 0;
 	return e;
+}
+
+/* Drops the least recently updated entries, but never keep, until the total fits. */
+static void
+shrink(struct tt_statecache *c, const struct entry *keep)
+{
+	while (c->bytes > c->max_bytes && c->oldest != NULL && c->oldest != keep)
+		free(take(c, c->oldest));
 }
 
 /* Adds an entry for a topic not yet cached. Returns it, or NULL when out of memory. */
@@ -121,7 +164,7 @@ add(struct tt_statecache *c, const char *key, size_t len)
 	struct entry *e;
 
 	if (tt_strmap_count(c->map) >= c->capacity) {
-		e = evict(c);
+		e = take(c, c->oldest);
 	} else {
 		e = calloc(1, sizeof(*e));
 		if (e == NULL)
@@ -138,12 +181,21 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 {
 	struct tt_message copy;
 	char key[KEY_MAX];
-	size_t len;
+	size_t len, cost;
 	struct entry *e;
 
 	len = make_key(msg->topic.ns, msg->topic.name, key);
 	if (len == 0 || msg->root == NULL) {
 		errno = EINVAL;
+		return -1;
+	}
+	cost = sizeof(struct entry) + tree_cost(msg->data);
+	if (cost > c->max_bytes) {
+		/* Too big to keep: drop the older value too, so tt.get never returns it. */
+		e = (struct entry *)tt_strmap_find(c->map, key, len);
+		if (e != NULL)
+			free(take(c, e));
+		errno = EFBIG;
 		return -1;
 	}
 
@@ -153,6 +205,7 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 	e = (struct entry *)tt_strmap_find(c->map, key, len);
 	if (e != NULL) {
 		tt_message_clear(&e->msg);
+		c->bytes -= e->cost;
 		unlink_entry(c, e);
 		push_newest(c, e);
 	} else {
@@ -164,6 +217,9 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 	}
 	e->msg = copy;
 	e->retained = retained;
+	e->cost = cost;
+	c->bytes += cost;
+	shrink(c, e);
 	return 0;
 }
 

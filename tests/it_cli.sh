@@ -59,6 +59,16 @@ tt_check "watch --timeout without enough messages exits 1" test $? -eq 1
 id=$(cd "$TT_TMP" && "${tt[@]}" emit -p "$TT_PORT" --app flags --key-file "$TT_TMP/key" --kid k1 event a b 1)
 tt_check "emit works with flags and no config file" test "${#id}" -eq 22
 
+# Values as deep and as large as receivers accept are sent; one more is refused.
+deep() { printf '%*s' "$1" '' | tr ' ' '['; printf '%*s' "$1" '' | tr ' ' ']'; }
+"${tt[@]}" emit -c "$cfg" event limits deep "$(deep 63)" >/dev/null
+tt_check "emit sends data 63 levels deep" test $? -eq 0
+"${tt[@]}" emit -c "$cfg" event limits deep "$(deep 64)" 2>"$TT_TMP/e0"
+tt_check "emit refuses data 64 levels deep" test $? -eq 2
+tt_check "emit names the depth limit" grep -qF "nested deeper than 63 levels" "$TT_TMP/e0"
+head -c 300000 /dev/zero | tr '\0' 'x' | sed 's/.*/"&"/' | "${tt[@]}" emit -c "$cfg" event limits big 2>"$TT_TMP/e0"
+tt_check "emit refuses a value too large to sign" test $? -eq 2
+
 # Errors: bad value, bad name, unreachable broker, bad usage.
 "${tt[@]}" emit -c "$cfg" event items created '{"id":' 2>"$TT_TMP/e1"
 tt_check "emit rejects invalid JSON with status 2" test $? -eq 2

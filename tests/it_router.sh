@@ -137,11 +137,14 @@ mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "$(tt_sign "$topic" "$ol
 ret="{\"v\":1,\"src\":\"api\",\"ts\":$now,\"id\":\"$(tt_new_id)\",\"data\":103"
 mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t tattletale/event/fail/kept -m "$(tt_sign tattletale/event/fail/kept "$ret")" -r
 mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "not json at all"
+huge="{\"v\":1,\"src\":\"api\",\"ts\":$now,\"id\":\"$(tt_new_id)\",\"hop\":9223372036854775807,\"data\":104"
+mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "$(tt_sign "$topic" "$huge")"
 tt_check "a valid hand-signed message passes" tt_wait_line "$TT_TMP/all.out" '"ns":"seen","name":"steady"' '"data":100}' 5
 tt_check "replay rejected" tt_wait_for "$log" "reason=replay topic=$topic" 5
 tt_check "forged rejected" tt_wait_for "$log" "reason=bad-signature topic=$topic" 5
 tt_check "stale rejected" tt_wait_for "$log" "reason=stale topic=$topic" 5
 tt_check "no-signature rejected" tt_wait_for "$log" "reason=no-signature topic=$topic" 5
+tt_check "the largest hop is stopped by the hop limit" tt_wait_for "$log" "received_hop=9223372036854775807" 5
 acks=$(tt_subacks)
 cat > "$rules/70-kept.lua" <<'LUA'
 local tt = require("tattletale")
@@ -166,7 +169,7 @@ cfg2=$(tt_config later "$later")
 tt_router_start "$cfg2"
 later_pid=$ROUTER_PID
 tt_check "a later router gets the retained state" \
-	tt_wait_for "$TT_TMP/all.out" '"src":"later"' 5
+	tt_wait_for "$TT_TMP/all.out" '"ns":"seen","name":"lamp","src":"later"' 5
 tt_check "the retained state is marked retained" \
 	grep -qF '"data":{"from":"api","on":true,"retained":true}' "$TT_TMP/all.out"
 tt_stop "$later_pid"

@@ -88,6 +88,13 @@ end)
 tt.state("lamp", "hall", function() end)
 LUA
 
+# A state handler that listens again from inside each replay of the cached state.
+cat > "$rules/20-relisten.lua" <<'LUA'
+local tt = require("tattletale")
+local function again() tt.state("lamp", "hall"); tt.state("lamp", "hall", again) end
+tt.state("lamp", "hall", again)
+LUA
+
 cfg=$(tt_config sandbox "$rules")
 cat >> "$cfg" <<CONF
 sandbox: { instructions: 2000000, time: 2000, memory: 16777216, failures: 5, failure_window: 60 }
@@ -134,7 +141,7 @@ tt_check "a broken reload keeps the old rules" tt_wait_for "$log" "reload failed
 tt_check "the broken reload names the file" grep -qF "99-broken.lua:1:" "$log"
 emit event probe ping 7
 tt_check "the old rules still answer after a failed reload" tt_wait_line "$TT_TMP/out" '"name":"pong"' '"data":7}' 10
-rm "$rules/99-broken.lua" "$rules"/1*.lua
+rm "$rules/99-broken.lua" "$rules"/1*.lua "$rules"/2*.lua
 cat > "$rules/01-new.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("probe", "ping", function(src, v) tt.event("probe", "pong2", v) end)

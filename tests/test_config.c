@@ -287,7 +287,7 @@ Test(config, empty_value_where_mapping_expected_rejected)
 Test(config, list_where_integer_expected_rejected)
 {
 	assert_rejects("limits: { depth: [1] }\n",
-		       ":1:18: limits.depth: expected an integer from 1 to 1000, got a list");
+		       ":1:18: limits.depth: expected an integer from 2 to 1000, got a list");
 }
 
 Test(config, keys_must_be_a_list)
@@ -318,10 +318,10 @@ Test(config, out_of_range_values_rejected)
 		  "window.past: expected an integer from 0 to 86400 (seconds)" },
 		{ "window: { future: 99999999999999999999999 }",
 		  "window.future: expected an integer from 0 to 86400" },
-		{ "limits: { payload: 63 }", "limits.payload: expected an integer from 64 to 268435455" },
-		{ "limits: { payload: 268435456 }", "limits.payload: expected an integer from 64" },
-		{ "limits: { depth: 0 }", "limits.depth: expected an integer from 1 to 1000" },
-		{ "limits: { depth: 1001 }", "limits.depth: expected an integer from 1 to 1000" },
+		{ "limits: { payload: 1023 }", "limits.payload: expected an integer from 1024 to 268435455" },
+		{ "limits: { payload: 268435456 }", "limits.payload: expected an integer from 1024" },
+		{ "limits: { depth: 1 }", "limits.depth: expected an integer from 2 to 1000" },
+		{ "limits: { depth: 1001 }", "limits.depth: expected an integer from 2 to 1000" },
 		{ "limits: { hops: 256 }", "limits.hops: expected an integer from 0 to 255" },
 		{ "limits: { ids: 15 }", "limits.ids: expected an integer from 16 to 10000000" },
 		{ "limits: { ids: 10000001 }", "limits.ids: expected an integer from 16" },
@@ -375,7 +375,7 @@ Test(config, integers_are_plain_decimal_digits)
 
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		snprintf(text, sizeof(text), "limits: { depth: %s }\n", values[i]);
-		assert_rejects(text, "limits.depth: expected an integer from 1 to 1000, got ");
+		assert_rejects(text, "limits.depth: expected an integer from 2 to 1000, got ");
 	}
 }
 

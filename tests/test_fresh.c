@@ -444,7 +444,7 @@ cached_value(struct tt_statecache *c, const char *ns, const char *name)
 
 Test(statecache, stores_and_replaces_states)
 {
-	struct tt_statecache *c = tt_statecache_new(8);
+	struct tt_statecache *c = tt_statecache_new(8, 0);
 	struct tt_message a = cached_state("lamp", "kitchen", "on");
 	struct tt_message b = cached_state("lamp", "kitchen", "off");
 	const struct tt_message *got;
@@ -473,7 +473,7 @@ Test(statecache, stores_and_replaces_states)
 
 Test(statecache, puts_cached_message_again)
 {
-	struct tt_statecache *c = tt_statecache_new(8);
+	struct tt_statecache *c = tt_statecache_new(8, 0);
 	struct tt_message a = cached_state("lamp", "kitchen", "on");
 	const struct tt_message *got;
 
@@ -487,7 +487,7 @@ Test(statecache, puts_cached_message_again)
 
 Test(statecache, evicts_least_recently_updated)
 {
-	struct tt_statecache *c = tt_statecache_new(2);
+	struct tt_statecache *c = tt_statecache_new(2, 0);
 	struct tt_message m;
 
 	m = cached_state("lamp", "a", "1");
@@ -535,7 +535,7 @@ has(const struct seen *s, const char *name)
 
 Test(statecache, iterates_matching_states)
 {
-	struct tt_statecache *c = tt_statecache_new(0);
+	struct tt_statecache *c = tt_statecache_new(0, 0);
 	static const char *const topics[][2] = {
 		{ "lamp", "kitchen" }, { "lamp", "hall" }, { "door", "front" }, { "door", "kitchen" },
 	};
@@ -575,11 +575,63 @@ Test(statecache, iterates_matching_states)
 
 Test(statecache, rejects_message_without_root)
 {
-	struct tt_statecache *c = tt_statecache_new(4);
+	struct tt_statecache *c = tt_statecache_new(4, 0);
 	struct tt_message m = message(TT_STATE, "kitchen", "home", id_of(1), NOW);
 
 	errno = 0;
 	cr_assert_eq(tt_statecache_put(c, &m, true), -1);
 	cr_assert_eq(errno, EINVAL);
+	tt_statecache_free(c);
+}
+
+/* A state whose data is a string of len copies of c. */
+static struct tt_message
+sized_state(const char *name, size_t len, char c)
+{
+	struct tt_message msg = cached_state("lamp", name, "x");
+	char *text = malloc(len + 1);
+
+	cr_assert_not_null(text);
+	memset(text, c, len);
+	text[len] = '\0';
+	json_object_set_new(msg.root, "data", json_string(text));
+	msg.data = json_object_get(msg.root, "data");
+	free(text);
+	return msg;
+}
+
+Test(statecache, byte_budget_drops_oldest_states)
+{
+	struct tt_message one = sized_state("one", 4000, 'a');
+	struct tt_message two = sized_state("two", 4000, 'b');
+	struct tt_message three = sized_state("three", 4000, 'c');
+	struct tt_statecache *c = tt_statecache_new(64, 10000);
+
+	cr_assert_eq(tt_statecache_put(c, &one, false), 0);
+	cr_assert_eq(tt_statecache_put(c, &two, false), 0);
+	cr_assert_eq(tt_statecache_put(c, &three, false), 0);
+	cr_assert_null(cached_value(c, "lamp", "one"), "the oldest state should be dropped");
+	cr_assert_not_null(cached_value(c, "lamp", "two"));
+	cr_assert_not_null(cached_value(c, "lamp", "three"));
+
+	tt_message_clear(&one);
+	tt_message_clear(&two);
+	tt_message_clear(&three);
+	tt_statecache_free(c);
+}
+
+Test(statecache, state_over_budget_is_refused)
+{
+	struct tt_message small = sized_state("hall", 10, 'a');
+	struct tt_message huge = sized_state("hall", 20000, 'b');
+	struct tt_statecache *c = tt_statecache_new(64, 10000);
+
+	cr_assert_eq(tt_statecache_put(c, &small, false), 0);
+	cr_assert_eq(tt_statecache_put(c, &huge, false), -1);
+	cr_assert_eq(errno, EFBIG);
+	cr_assert_null(cached_value(c, "lamp", "hall"), "the older value must not outlive a refused update");
+
+	tt_message_clear(&small);
+	tt_message_clear(&huge);
 	tt_statecache_free(c);
 }
