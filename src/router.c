@@ -118,7 +118,7 @@ tt_router_publish(struct tt_router *r, const struct tt_outgoing *out, char *id)
 static const char *
 origin_of(const struct tt_router *r, const struct tt_message *in)
 {
-	if (in == NULL || strcmp(in->src, r->cfg->app) != 0)
+	if (in == NULL || in->id[0] == '\0' || strcmp(in->src, r->cfg->app) != 0)
 		return NULL;
 	for (unsigned i = 0; i < TT_ORIGINS; i++)
 		if (strcmp(r->origins[i].id, in->id) == 0)

@@ -308,6 +308,7 @@ tt_rule_run_timers(struct tt_rule *rule, int64_t now_ms)
 {
 	uint64_t ids[TT_TTLIB_TIMERS_MAX];
 	struct tt_sandbox_result res;
+	struct tt_message origin;
 	size_t n;
 
 	if (rule->disabled || reject_reentry(rule))
@@ -317,11 +318,24 @@ tt_rule_run_timers(struct tt_rule *rule, int64_t now_ms)
 	n = tt_ttlib_due(&rule->lib, now_ms, ids, TT_TTLIB_TIMERS_MAX);
 	for (size_t i = 0; i < n && !rule->disabled; i++) {
 		struct tt_ttlib_call call = { .lib = &rule->lib };
+		int64_t hop;
 
-		if (tt_ttlib_take(&rule->lib, ids[i], now_ms, &call.ref, &call.owned) == -1)
+		if (tt_ttlib_take(&rule->lib, ids[i], now_ms, &call.ref, &call.owned, &hop) == -1)
 			continue;
+		/*
+		 * A timer made inside a handler emits as if still handling that
+		 * message, with its hop, so the host's hop limit sees the chain.
+		 */
+		if (hop >= 0) {
+			memset(&origin, 0, sizeof(origin));
+			origin.hop = hop;
+			snprintf(origin.src, sizeof(origin.src), "%s", rule->host->app != NULL ?
+				 rule->host->app : "");
+			rule->lib.current = &origin;
+		}
 		if (tt_sandbox_call(rule->sb, tt_ttlib_invoke, &call, &res) == -1)
 			failed(rule, NULL, &res);
+		rule->lib.current = NULL;
 	}
 }
 

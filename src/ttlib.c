@@ -418,6 +418,8 @@ timer_new(lua_State *L, bool repeat)
 	if (repeat && t.interval_ms < 1)
 		t.interval_ms = 1;
 	t.due_ms = tt_now_mono_ms() + llround(s * 1000);
+	/* A timer made by a handler carries its hop, so a loop through timers still ends. */
+	t.hop = lib->current != NULL ? lib->current->hop : -1;
 	timer_insert(lib, &t);
 	*handle = t.id;
 	return 1;
@@ -468,7 +470,8 @@ tt_ttlib_due(const struct tt_ttlib *lib, int64_t now_ms, uint64_t *ids, size_t m
 }
 
 int
-tt_ttlib_take(struct tt_ttlib *lib, uint64_t id, int64_t now_ms, int *ref, bool *owned)
+tt_ttlib_take(struct tt_ttlib *lib, uint64_t id, int64_t now_ms, int *ref, bool *owned,
+	      int64_t *hop)
 {
 	size_t i = timer_index(lib, id);
 	struct tt_timer t;
@@ -479,6 +482,7 @@ tt_ttlib_take(struct tt_ttlib *lib, uint64_t id, int64_t now_ms, int *ref, bool 
 	timer_remove(lib, i);
 	*ref = t.ref;
 	*owned = t.interval_ms == 0;
+	*hop = t.hop;
 	if (t.interval_ms > 0) {
 		if (t.due_ms <= now_ms)
 			t.due_ms += ((now_ms - t.due_ms) / t.interval_ms + 1) * t.interval_ms;

@@ -34,6 +34,7 @@ struct tt_timer {
 	int64_t due_ms;			/* CLOCK_MONOTONIC */
 	int64_t interval_ms;		/* 0 for tt.after */
 	int ref;
+	int64_t hop;			/* of the message handled when it was made, or -1 */
 };
 
 struct tt_ttlib {
@@ -102,7 +103,8 @@ size_t tt_ttlib_due(const struct tt_ttlib *lib, int64_t now_ms, uint64_t *ids, s
  * period after now_ms, so missed periods are skipped, and keeps its ref.
  * Returns 0, or -1 when the timer no longer exists.
  */
-int tt_ttlib_take(struct tt_ttlib *lib, uint64_t id, int64_t now_ms, int *ref, bool *owned);
+int tt_ttlib_take(struct tt_ttlib *lib, uint64_t id, int64_t now_ms, int *ref, bool *owned,
+		  int64_t *hop);
 /* The due time of the earliest timer, or -1 when there is none. */
 int64_t tt_ttlib_next_due(const struct tt_ttlib *lib);
 

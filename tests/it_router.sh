@@ -50,6 +50,12 @@ cat > "$rules/60-ping.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("loop", "ping", function(src, n) tt.event("loop", "pong", n + 1) end)
 LUA
+# The same loop, but each answer goes out from a timer started by the handler.
+cat > "$rules/62-timer-loop.lua" <<'LUA'
+local tt = require("tattletale")
+tt.event("tloop", "ping", function(src, n) tt.after(0, function() tt.event("tloop", "pong", n + 1) end) end)
+tt.event("tloop", "pong", function(src, n) tt.after(0, function() tt.event("tloop", "ping", n + 1) end) end)
+LUA
 cat > "$rules/61-pong.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("loop", "pong", function(src, n) tt.event("loop", "ping", n + 1) end)
@@ -60,7 +66,7 @@ log=$TT_TMP/router.log
 acks=$(tt_subacks)
 tt_router_start "$cfg"
 main_pid=$ROUTER_PID
-tt_wait_subacks $((acks + 8))
+tt_wait_subacks $((acks + 10))
 emit() { "$TT_BIN" emit -c "$cfg" --app api "$@" >/dev/null; }
 
 # Watch everything the rules emit.
@@ -123,6 +129,10 @@ tt_check "the hop-limit log names the previous rule" grep -qE "hop limit reached
 sleep 0.5
 pings=$(( $(tt_count "$TT_TMP/all.out" '"ns":"loop"') ))
 tt_check "the loop stopped after 9 messages" test "$pings" -eq 9
+emit event tloop ping 0
+tt_check "the hop limit stops a loop through timers" tt_wait_for "$log" "hop limit reached rule=62-timer-loop.lua" 5
+sleep 0.5
+tt_check "the timer loop stopped after 9 messages" test "$(tt_count "$TT_TMP/all.out" '"ns":"tloop"')" -eq 9
 
 # 6. Forged, replayed, stale and retained events are rejected; a valid one passes.
 topic=tattletale/event/fail/now
@@ -185,11 +195,11 @@ tt_broker_start keep
 deadline=$(( $(date +%s) + 15 ))
 while [ "$(tt_count "$log" "mqtt: connected")" -lt 2 ] && [ "$(date +%s)" -le "$deadline" ]; do sleep 0.2; done
 tt_check "the router connected a second time" test "$(tt_count "$log" "mqtt: connected")" -ge 2
-tt_wait_subacks $((acks + 9)) 10
+tt_wait_subacks $((acks + 11)) 10
 "$TT_BIN" watch -c "$cfg" --count 1 --timeout 10 state index last > "$TT_TMP/after.out" 2>&1 &
 wpid=$!
 tt_track "$wpid"
-tt_wait_subacks $((acks + 10)) 10
+tt_wait_subacks $((acks + 12)) 10
 emit event items created '{"id":43}'
 wait "$wpid"
 tt_check "rules work after the broker restart" grep -qF '"id":43}' "$TT_TMP/after.out"
