@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the conversion between JSON values and Lua values. */
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +166,68 @@ Test(luajson, object_keys_come_out_sorted)
 		       "\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9}");
 }
 
+/* Pushes a table with the keys k001..k<n>, inserted from the last to the first. */
+static void
+pushkeyed(int n)
+{
+	char chunk[160];
+
+	snprintf(chunk, sizeof(chunk),
+		 "local t = {} for i = %d, 1, -1 do t[string.format('k%%03d', i)] = i end "
+		 "return t", n);
+	pushlua(chunk);
+}
+
+/* Objects of more than 32 keys take another sorting path than smaller ones. */
+Test(luajson, objects_sort_at_every_size)
+{
+	static const int sizes[] = { 1, 2, 31, 32, 33, 100 };
+	static char out[2048], expected[2048];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t len = 0;
+
+		for (int k = 1; k <= sizes[i]; k++)
+			len += (size_t)snprintf(expected + len, sizeof(expected) - len,
+						"%c\"k%03d\":%d", k == 1 ? '{' : ',', k, k);
+		snprintf(expected + len, sizeof(expected) - len, "}");
+		pushkeyed(sizes[i]);
+		cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+		cr_assert_str_eq(out, expected, "%d keys", sizes[i]);
+	}
+}
+
+/* A key that is a prefix of another sorts first, and a NUL byte sorts below any other. */
+Test(luajson, keys_with_nul_sort_by_bytes)
+{
+	static const char small[] =
+		"return {['a\\1'] = 6, ['a\\0b'] = 5, ['a\\0a'] = 4, ['a\\0'] = 3, a = 2, [''] = 1}";
+	static const char big[] =
+		"local t = {['a\\1'] = 6, ['a\\0b'] = 5, ['a\\0a'] = 4, ['a\\0'] = 3, a = 2, [''] = 1} "
+		"for i = 1, 30 do t[string.format('z%02d', i)] = 0 end return t";
+	static const char head[] =
+		"{\"\":1,\"a\":2,\"a\\u0000\":3,\"a\\u0000a\":4,\"a\\u0000b\":5,\"a\\u0001\":6";
+	static char out[1024], expected[1024];
+	size_t len;
+
+	snprintf(expected, sizeof(expected), "%s}", head);
+	assert_encodes(small, expected);
+
+	len = (size_t)snprintf(expected, sizeof(expected), "%s", head);
+	for (int i = 1; i <= 30; i++)
+		len += (size_t)snprintf(expected + len, sizeof(expected) - len, ",\"z%02d\":0", i);
+	snprintf(expected + len, sizeof(expected) - len, "}");
+	pushlua(big);
+	cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+	cr_assert_str_eq(out, expected);
+}
+
+Test(luajson, integer_extremes_encode_exactly)
+{
+	assert_encodes("return {math.mininteger, math.maxinteger, 0, -7, 10, 1000000}",
+		       "[-9223372036854775808,9223372036854775807,0,-7,10,1000000]");
+}
+
 Test(luajson, integers_stay_exact)
 {
 	assert_roundtrip("3", "3");
@@ -196,6 +260,63 @@ Test(luajson, floats_round_trip)
 	assert_roundtrip("-2.5e-8", "-2.5e-08");
 	assert_roundtrip("0.30000000000000004", "0.30000000000000004");
 	assert_roundtrip("9007199254740992.0", "9007199254740992.0");
+}
+
+/* Formats d with the fewest of 15 to 17 significant digits that read back as d, plus ".0". */
+static void
+reference_float(char *out, size_t size, double d)
+{
+	int prec;
+
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(out, size, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			break;
+	}
+	if (prec == 17)
+		snprintf(out, size, "%.17g", d);
+	if (strpbrk(out, ".eE") == NULL)
+		strncat(out, ".0", size - strlen(out) - 1);
+}
+
+static void
+assert_float_matches_reference(double d)
+{
+	char out[64], expected[64];
+
+	reference_float(expected, sizeof(expected), d);
+	lua_pushnumber(L, d);
+	cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+	cr_assert_str_eq(out, expected, "%.17g", d);
+}
+
+/* Decimal fractions take a path without snprintf(), which must write what "%.15g" writes. */
+Test(luajson, floats_match_shortest_g_format)
+{
+	static const double edges[] = {
+		20.5, 0.5, 1e-4, 9.9999e-5, 1.5e-4, 1e14, 999999999999999.0, 1e15,
+		99999999999999.99, 123456789.12345678, 0.1 + 0.2, 1.0 / 3, 4503599627370496.5,
+		12345.678901, 0.00012345678, 1e-9, 3.0, 100.0,
+	};
+	static const double scale[] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+	uint64_t seed = 42;
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		double d = edges[i];
+
+		assert_float_matches_reference(d);
+		assert_float_matches_reference(-d);
+		assert_float_matches_reference(nextafter(d, 0));
+		assert_float_matches_reference(nextafter(d, INFINITY));
+	}
+	for (int i = 0; i < 2000; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		double d = (double)(seed >> 14 & ((1ULL << 50) - 1)) / scale[(seed >> 8) % 10];
+
+		assert_float_matches_reference(d);
+		assert_float_matches_reference(-d);
+		assert_float_matches_reference(nextafter(d, INFINITY));
+	}
 }
 
 /* -0.0 keeps its sign, so it reads back as negative zero. */
@@ -439,6 +560,56 @@ Test(luajson, rejects_indirect_cycle)
 		       "cannot encode a table that contains itself");
 }
 
+/* The encoder keeps the first 32 path levels in a C array and deeper ones in a table. */
+Test(luajson, rejects_cycle_below_32_levels)
+{
+	static const char *const chunks[] = {
+		/* the table at depth 40 contains the top-level table */
+		"local top = {} local t = top for i = 2, 40 do t.x = {} t = t.x end "
+		"t.x = top return top",
+		/* the table at depth 50 contains the one at depth 40 */
+		"local top = {} local t, at40 = top for i = 2, 50 do t.x = {} t = t.x "
+		"if i == 40 then at40 = t end end t.x = at40 return top",
+		/* the table at depth 40 contains the one at depth 32, the last in the C array */
+		"local top = {} local t, at32 = top for i = 2, 40 do t.x = {} t = t.x "
+		"if i == 32 then at32 = t end end t.x = at32 return top",
+		/* the table at depth 33 contains itself */
+		"local top = {} local t = top for i = 2, 33 do t.x = {} t = t.x end "
+		"t.me = t return top",
+	};
+
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
+		assert_rejects(chunks[i], "cannot encode a table that contains itself");
+}
+
+/* At max_depth 33 only the cycle check stops this table. A missed check gives a depth error. */
+Test(luajson, rejects_cycle_at_depth_32)
+{
+	char out[64];
+
+	pushlua("local top = {} local t = top for i = 2, 32 do t.x = {} t = t.x end "
+		"t.me = t return top");
+	cr_assert_eq(encodetop(33, MAX_LEN, out, sizeof(out)), -1);
+	cr_assert_str_eq(err, "cannot encode a table that contains itself");
+}
+
+Test(luajson, shared_deep_table_is_not_a_cycle)
+{
+	static char out[1024], expected[1024];
+	size_t len = 0;
+
+	pushlua("local top = {} local t = top for i = 2, 40 do t.x = {} t = t.x end "
+		"local s = {v = 1} t.x = {s, {s}, s} return top");
+	cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+	for (int i = 0; i < 40; i++)
+		len += (size_t)snprintf(expected + len, sizeof(expected) - len, "{\"x\":");
+	len += (size_t)snprintf(expected + len, sizeof(expected) - len,
+				"[{\"v\":1},[{\"v\":1}],{\"v\":1}]");
+	for (int i = 0; i < 40; i++)
+		len += (size_t)snprintf(expected + len, sizeof(expected) - len, "}");
+	cr_assert_str_eq(out, expected);
+}
+
 /* Pushes an array nested n levels deep: [[...[]...]]. */
 static void
 pushnested(int n)
@@ -541,6 +712,39 @@ Test(luajson, rejects_output_over_max_len)
 	pushlua("return {1, 2, 3}");
 	cr_assert_eq(encodetop(DEPTH, 6, out, sizeof(out)), -1);
 	cr_assert_str_eq(err, "the encoded JSON is longer than the maximum of 6 bytes");
+}
+
+Test(luajson, plain_string_at_max_len)
+{
+	char out[64];
+
+	pushlua("return 'abcdefghij'");
+	cr_assert_eq(encodetop(DEPTH, 12, out, sizeof(out)), 0, "%s", err);
+	cr_assert_str_eq(out, "\"abcdefghij\"");
+	pushlua("return 'abcdefghij'");
+	cr_assert_eq(encodetop(DEPTH, 11, out, sizeof(out)), -1);
+	cr_assert_str_eq(err, "the encoded JSON is longer than the maximum of 11 bytes");
+}
+
+/* Output passes from the encoder's first buffer to a userdata in the middle of a string. */
+Test(luajson, long_strings_cross_buffer_growth)
+{
+	static char out[8192], expected[8192];
+	size_t len = 0;
+
+	pushlua("return {string.rep('a', 1000), string.rep('\"', 500), string.rep('b', 3000)}");
+	cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+	len += (size_t)snprintf(expected + len, sizeof(expected) - len, "[\"");
+	for (int i = 0; i < 1000; i++)
+		expected[len++] = 'a';
+	len += (size_t)snprintf(expected + len, sizeof(expected) - len, "\",\"");
+	for (int i = 0; i < 500; i++)
+		len += (size_t)snprintf(expected + len, sizeof(expected) - len, "\\\"");
+	len += (size_t)snprintf(expected + len, sizeof(expected) - len, "\",\"");
+	for (int i = 0; i < 3000; i++)
+		expected[len++] = 'b';
+	snprintf(expected + len, sizeof(expected) - len, "\"]");
+	cr_assert_str_eq(out, expected);
 }
 
 Test(luajson, long_output_grows_buffer)
