@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "log.h"
@@ -182,46 +183,53 @@ tt_cli_setup(struct tt_cli *cli, struct tt_config *cfg, struct tt_keyring **keys
 	return 0;
 }
 
-int
-tt_cli_mqtt_opts(const struct tt_config *cfg, struct tt_mqtt_opts *o, char **password,
-		 char *idbuf, size_t idsize)
+struct tt_mqtt *
+tt_cli_mqtt_new(const struct tt_config *cfg, const struct tt_mqtt_handlers *h, bool one_shot,
+		char *err, size_t errsize)
 {
+	struct tt_mqtt_opts o = {
+		.host = cfg->broker.host,
+		.port = cfg->broker.port,
+		.client_id = cfg->broker.client_id,
+		.persistent = cfg->broker.persistent && !one_shot,
+		.username = cfg->broker.username,
+		.keepalive = cfg->broker.keepalive,
+		.tls = cfg->broker.tls.enabled,
+		.ca_file = cfg->broker.tls.ca_file,
+		.cert_file = cfg->broker.tls.cert_file,
+		.key_file = cfg->broker.tls.key_file,
+		.tls_verify = cfg->broker.tls.verify,
+		.reconnect = !one_shot,
+	};
 	unsigned char rnd[4];
+	char idbuf[64], *password = NULL;
+	struct tt_mqtt *mqtt;
 	size_t len;
 
-	*password = NULL;
-	memset(o, 0, sizeof(*o));
-	o->host = cfg->broker.host;
-	o->port = cfg->broker.port;
-	o->persistent = cfg->broker.persistent;
-	o->username = cfg->broker.username;
-	o->keepalive = cfg->broker.keepalive;
-	o->tls = cfg->broker.tls.enabled;
-	o->ca_file = cfg->broker.tls.ca_file;
-	o->cert_file = cfg->broker.tls.cert_file;
-	o->key_file = cfg->broker.tls.key_file;
-	o->tls_verify = cfg->broker.tls.verify;
-	o->reconnect = true;
-
-	if (cfg->broker.client_id != NULL) {
-		o->client_id = cfg->broker.client_id;
-	} else {
+	if (one_shot) {
+		o.client_id = NULL;
+	} else if (o.client_id == NULL) {
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			fprintf(stderr, "tattletale: cannot make a client id: no randomness available\n");
-			return -1;
+			snprintf(err, errsize, "cannot make a client id: no randomness available");
+			return NULL;
 		}
-		snprintf(idbuf, idsize, "%.40s-%02x%02x%02x%02x", cfg->app, rnd[0], rnd[1], rnd[2],
-			 rnd[3]);
-		o->client_id = idbuf;
+		snprintf(idbuf, sizeof(idbuf), "%.40s-%02x%02x%02x%02x", cfg->app, rnd[0], rnd[1],
+			 rnd[2], rnd[3]);
+		o.client_id = idbuf;
 	}
 
 	if (cfg->broker.password_file != NULL) {
-		if (tt_key_read_file(cfg->broker.password_file, password, &len) < 0) {
-			fprintf(stderr, "tattletale: cannot read broker.password_file %s: %s\n",
-				cfg->broker.password_file, strerror(errno));
-			return -1;
+		if (tt_key_read_file(cfg->broker.password_file, &password, &len) < 0) {
+			snprintf(err, errsize, "cannot read broker.password_file %s: %s",
+				 cfg->broker.password_file, strerror(errno));
+			return NULL;
 		}
-		o->password = *password;
+		o.password = password;
 	}
-	return 0;
+	mqtt = tt_mqtt_new(&o, h, err, errsize);
+	if (password != NULL) {
+		OPENSSL_cleanse(password, len);
+		free(password);
+	}
+	return mqtt;
 }

@@ -67,11 +67,12 @@ struct option *tt_cli_options(const struct option *extra);
 #define TT_CLI_MQTT
 #include "mqtt.h"
 /*
- * Fills MQTT options from a finished config. The password is read from
- * broker.password_file into *password (malloc'd; wipe and free it after
- * tt_mqtt_new). client_id falls back to "<app>-<8 random hex>" written
- * into idbuf. Returns 0, or -1 with the error printed.
+ * Creates the broker client a finished config describes, reading the
+ * password from broker.password_file. client_id falls back to
+ * "<app>-<8 random hex>". A one-shot client (emit, watch) never reconnects
+ * and uses a clean session with an id the library makes. Returns the client,
+ * or NULL with a message in err.
  */
-int tt_cli_mqtt_opts(const struct tt_config *cfg, struct tt_mqtt_opts *o, char **password,
-		     char *idbuf, size_t idsize);
+struct tt_mqtt *tt_cli_mqtt_new(const struct tt_config *cfg, const struct tt_mqtt_handlers *h,
+				bool one_shot, char *err, size_t errsize);
 #endif

@@ -45,13 +45,6 @@ check_get_state(void *ctx, const char *ns, const char *name, struct tt_state_vie
 	return false;
 }
 
-static int
-is_rule_file(const struct dirent *d)
-{
-	size_t len = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && len > 4 && strcmp(d->d_name + len - 4, ".lua") == 0;
-}
 
 /* Loads each rule file. Returns the number that failed, or -1 when the folder cannot be read. */
 static int
@@ -69,7 +62,7 @@ load_rules(const struct tt_config *cfg, struct tt_host *host, int *loaded)
 	limits.max_depth = cfg->limits.depth - 1;
 	limits.max_payload = cfg->limits.payload - TT_ENVELOPE_OVERHEAD;
 
-	n = scandir(cfg->rules, &names, is_rule_file, alphasort);
+	n = tt_rule_scan(cfg->rules, &names);
 	if (n < 0) {
 		fprintf(stderr, "tattletale check: cannot read the rules folder %s: %s\n", cfg->rules,
 			strerror(errno));

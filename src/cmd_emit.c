@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -175,20 +174,10 @@ send_one(struct emit *e, const struct tt_config *cfg, const struct tt_keyring *k
 		.published = on_published,
 		.arg = e,
 	};
-	struct tt_mqtt_opts o;
-	char idbuf[64], err[512], *password = NULL;
+	char err[512];
 	int64_t deadline;
 
-	if (tt_cli_mqtt_opts(cfg, &o, &password, idbuf, sizeof(idbuf)) < 0)
-		return TT_EXIT_USAGE;
-	o.reconnect = false;
-	o.persistent = false;
-	o.client_id = NULL;
-	e->mqtt = tt_mqtt_new(&o, &h, err, sizeof(err));
-	if (password != NULL) {
-		OPENSSL_cleanse(password, strlen(password));
-		free(password);
-	}
+	e->mqtt = tt_cli_mqtt_new(cfg, &h, true, err, sizeof(err));
 	if (e->mqtt == NULL) {
 		fprintf(stderr, "tattletale emit: %s\n", err);
 		return TT_EXIT_FAILURE;

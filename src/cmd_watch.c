@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -158,19 +157,9 @@ make_client(struct watch *w, const struct tt_config *cfg)
 		.message = on_message,
 		.arg = w,
 	};
-	struct tt_mqtt_opts o;
-	char idbuf[64], err[512], *password = NULL;
+	char err[512];
 
-	if (tt_cli_mqtt_opts(cfg, &o, &password, idbuf, sizeof(idbuf)) < 0)
-		return -1;
-	o.reconnect = false;
-	o.persistent = false;
-	o.client_id = NULL;
-	w->mqtt = tt_mqtt_new(&o, &h, err, sizeof(err));
-	if (password != NULL) {
-		OPENSSL_cleanse(password, strlen(password));
-		free(password);
-	}
+	w->mqtt = tt_cli_mqtt_new(cfg, &h, true, err, sizeof(err));
 	if (w->mqtt == NULL)
 		fprintf(stderr, "tattletale watch: %s\n", err);
 	return w->mqtt == NULL ? -1 : 0;

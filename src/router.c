@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <signal.h>
 
 #include "cli.h"
@@ -412,7 +411,6 @@ set_limits(struct tt_router *r)
 static int
 make_client(struct tt_router *r, char *err, size_t errsize)
 {
-	struct tt_mqtt_opts o;
 	struct tt_mqtt_handlers h = {
 		.connected = on_connected,
 		.disconnected = on_disconnected,
@@ -421,17 +419,8 @@ make_client(struct tt_router *r, char *err, size_t errsize)
 		.before_connect = tt_presence_prepare_will,
 		.arg = r,
 	};
-	char idbuf[64], *password = NULL;
 
-	if (tt_cli_mqtt_opts(r->cfg, &o, &password, idbuf, sizeof(idbuf)) < 0) {
-		snprintf(err, errsize, "invalid broker settings");
-		return -1;
-	}
-	r->mqtt = tt_mqtt_new(&o, &h, err, errsize);
-	if (password != NULL) {
-		OPENSSL_cleanse(password, strlen(password));
-		free(password);
-	}
+	r->mqtt = tt_cli_mqtt_new(r->cfg, &h, false, err, errsize);
 	return r->mqtt == NULL ? -1 : 0;
 }
 

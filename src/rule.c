@@ -14,6 +14,7 @@
  * rule is running is rejected and logged. This happens when a host delivers
  * synchronously from inside emit or listen, so hosts queue such deliveries.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,4 +346,18 @@ tt_rule_next_timer(const struct tt_rule *rule)
 	if (rule->disabled)
 		return -1;
 	return tt_ttlib_next_due(&rule->lib);
+}
+
+static int
+is_rule_file(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && len > 4 && strcmp(d->d_name + len - 4, ".lua") == 0;
+}
+
+int
+tt_rule_scan(const char *dir, struct dirent ***names)
+{
+	return scandir(dir, names, is_rule_file, alphasort);
 }

@@ -73,6 +73,15 @@ struct tt_rule_stats {
 	uint64_t emits;			/* values published */
 };
 
+struct dirent;
+
+/*
+ * Lists the rule files of dir: the names ending in ".lua" that do not start
+ * with '.', in lexical order. Returns their number and a scandir(3) array in
+ * *names (free each entry, then the array), or -1 with errno.
+ */
+int tt_rule_scan(const char *dir, struct dirent ***names);
+
 /* Sets every limit to its default. */
 void tt_rule_limits_init(struct tt_rule_limits *limits);
 

@@ -22,13 +22,6 @@
 
 #define RELOAD_DEBOUNCE_MS 300
 
-static int
-is_rule_file(const struct dirent *d)
-{
-	size_t len = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && len > 4 && strcmp(d->d_name + len - 4, ".lua") == 0;
-}
 
 int
 tt_ruleset_load(struct tt_router *r, struct rule_set *set, char *err, size_t errsize)
@@ -39,7 +32,7 @@ tt_ruleset_load(struct tt_router *r, struct rule_set *set, char *err, size_t err
 
 	set->rules = NULL;
 	set->n = 0;
-	n = scandir(r->cfg->rules, &names, is_rule_file, alphasort);
+	n = tt_rule_scan(r->cfg->rules, &names);
 	if (n < 0) {
 		snprintf(err, errsize, "cannot read the rules folder %s: %s", r->cfg->rules,
 			 strerror(errno));
