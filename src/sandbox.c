@@ -928,7 +928,10 @@ require_module(lua_State *L)
 		if (module_path(name, rel, sizeof(rel)) == -1)
 			return luaL_argerror(L, 1, "invalid module name (use letters, digits, '_', '-' and dots)");
 		if (find_module(sb, rel, path, sizeof(path)) == -1)
-			return luaL_error(L, "module '%s' not found in the lua_path or the lua folder", name);
+			return luaL_error(L, "module '%s' not found: looked for %s in %s and %s "
+					  "(set lua_path, or TATTLETALE_LUA_DIR for the shipped folder)",
+					  name, rel, sb->lua_path != NULL ? sb->lua_path : "(no lua_path)",
+					  sb->lua_dir != NULL ? sb->lua_dir : "(no lua folder)");
 		load_file(L, path);
 		lua_pushvalue(L, 1);
 		lua_pushstring(L, path);
