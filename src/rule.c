@@ -325,7 +325,7 @@ tt_rule_run_timers(struct tt_rule *rule, int64_t now_ms)
 			continue;
 		/*
 		 * A timer made inside a handler emits as if still handling that
-		 * message, with its hop, so the host's hop limit sees the chain.
+		 * message, with its hop, so the host's hop limit counts the chain.
 		 */
 		if (hop >= 0) {
 			memset(&origin, 0, sizeof(origin));

@@ -53,7 +53,7 @@ struct tt_ttlib {
 	uint64_t next_id;
 };
 
-/* What tt_ttlib_invoke calls, passed as its light userdata argument. */
+/* The call tt_ttlib_invoke makes, passed to it as a light userdata. */
 struct tt_ttlib_call {
 	struct tt_ttlib *lib;
 	int ref;			/* the function, in the registry */

@@ -8,8 +8,8 @@ tt_broker_start
 rules=$TT_TMP/rules
 mkdir -p "$rules"
 
-# The scenario: the API announces items/created, the indexer rule asks for
-# index/item, and the worker rule answers with a state.
+# The scenario: the API announces items/created, the indexer rule requests
+# index/item, and the worker rule replies with a state.
 cat > "$rules/10-indexer.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("items", "created", function(src, item, meta)
@@ -45,12 +45,12 @@ cat > "$rules/51-steady.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("fail", "now", function(src, value) tt.event("seen", "steady", value) end)
 LUA
-# Two rules that answer each other forever, until the hop limit stops them.
+# Two rules that reply to each other forever, until the hop limit stops them.
 cat > "$rules/60-ping.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("loop", "ping", function(src, n) tt.event("loop", "pong", n + 1) end)
 LUA
-# The same loop, but each answer goes out from a timer started by the handler.
+# The same loop, but each reply goes out from a timer started by the handler.
 cat > "$rules/62-timer-loop.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("tloop", "ping", function(src, n) tt.after(0, function() tt.event("tloop", "pong", n + 1) end) end)
