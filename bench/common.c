@@ -163,8 +163,8 @@ bench_client_service(struct bench_client *c, int timeout_ms)
 	/* The same calls, in the same order, as the router's broker source. */
 	if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
 		rc = mosquitto_loop_read(c->mosq, 1);
-	if (rc == MOSQ_ERR_SUCCESS && n > 0 && (pfd.revents & POLLOUT) &&
-	    mosquitto_socket(c->mosq) >= 0)
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(c->mosq) >= 0 &&
+	    ((n > 0 && (pfd.revents & POLLOUT)) || mosquitto_want_write(c->mosq)))
 		rc = mosquitto_loop_write(c->mosq, 1);
 	now = bench_now_ns();
 	if (rc == MOSQ_ERR_SUCCESS && now >= c->next_misc_ns) {

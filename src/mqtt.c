@@ -221,7 +221,13 @@ dispatch(void *arg, const struct pollfd *pfd, int64_t now_ms)
 
 	if (pfd->fd >= 0 && (pfd->revents & (POLLIN | POLLERR | POLLHUP)))
 		mosquitto_loop_read(m->mosq, 1);
-	if (pfd->fd >= 0 && (pfd->revents & POLLOUT) && mosquitto_socket(m->mosq) >= 0)
+	/*
+	 * Handlers publish from inside the read callback, which only queues.
+	 * Writing now, instead of after the next poll() reports POLLOUT, saves
+	 * a wake-up per message; a full socket just leaves the rest queued.
+	 */
+	if (pfd->fd >= 0 && mosquitto_socket(m->mosq) >= 0 &&
+	    ((pfd->revents & POLLOUT) || mosquitto_want_write(m->mosq)))
 		mosquitto_loop_write(m->mosq, 1);
 	if (mosquitto_socket(m->mosq) >= 0 && now_ms >= m->next_misc_ms) {
 		mosquitto_loop_misc(m->mosq);
