@@ -1,4 +1,4 @@
--- A first rule: answer each hello/ping event with a hello/pong event.
+-- A first rule: reply to each hello/ping event with a hello/pong event.
 -- Try it: tattletale emit --app me event hello ping '"there"'
 local tt = require("tattletale")
 

@@ -3,7 +3,7 @@
  * The signed envelope of protocol v1: signing outgoing payloads and the
  * stateless part of verifying incoming ones (size, topic, signature tail,
  * HMAC, JSON and fields). Freshness, which needs memory of past messages,
- * is in fresh.c. The JSON parser only ever sees bytes whose tag matched.
+ * is in fresh.c. The JSON parser only ever reads bytes whose tag matched.
  */
 #ifndef TT_ENVELOPE_H
 #define TT_ENVELOPE_H

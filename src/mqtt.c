@@ -283,7 +283,7 @@ tt_mqtt_new(const struct tt_mqtt_opts *o, const struct tt_mqtt_handlers *handler
 	mosquitto_publish_callback_set(m->mosq, on_publish);
 	/* Unlimited in-flight QoS 2 messages, so a burst of actions is not held back by the library. */
 	mosquitto_max_inflight_messages_set(m->mosq, 0);
-	/* Without it, Nagle's algorithm holds the last message of a burst for up to 40 ms. */
+	/* Without it, Nagle's algorithm delays the last message of a burst for up to 40 ms. */
 	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 
 	if (o->username != NULL &&

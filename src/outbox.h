@@ -2,7 +2,7 @@
 /*
  * Messages the rules emitted while the broker was away. They are kept
  * unsigned and signed when they are finally sent, so a receiver judges
- * their freshness by the time they left; events and actions that waited
+ * their freshness by the time they left. Events and actions that waited
  * longer than the receivers' window are dropped instead, since by then
  * they describe the past.
  */

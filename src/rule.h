@@ -27,7 +27,7 @@ struct tt_state_view {
 	bool retained;
 };
 
-/* What a rule may ask of its host. ctx is tt_host.ctx. */
+/* The services a rule may request from its host. ctx is tt_host.ctx. */
 struct tt_host {
 	void *ctx;
 	const char *app;		/* this router's app name, for tt.app */

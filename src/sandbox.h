@@ -2,7 +2,7 @@
 /*
  * The Lua state of one rule: a restricted standard library, a memory cap
  * enforced by the allocator, and calls that run under an instruction budget
- * and a wall-clock deadline. The sandbox knows nothing about topics or
+ * and a wall-clock deadline. The sandbox has no notion of topics or
  * handlers; the "tattletale" module comes from the opener in its config.
  */
 #ifndef TT_SANDBOX_H
@@ -70,7 +70,7 @@ lua_State *tt_sandbox_state(const struct tt_sandbox *sb);
 struct tt_sandbox *tt_sandbox_of(lua_State *L);
 void *tt_sandbox_owner(const struct tt_sandbox *sb);
 const char *tt_sandbox_name(const struct tt_sandbox *sb);
-/* Bytes that the state holds now. */
+/* Bytes the state has allocated now. */
 size_t tt_sandbox_memory(const struct tt_sandbox *sb);
 /* Whether a call is running, so that callers can reject reentry. */
 bool tt_sandbox_running(const struct tt_sandbox *sb);

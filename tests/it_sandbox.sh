@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Hostile rules inside the real router: each is contained while a
-# well-behaved rule beside it keeps answering. Also timers, tt.get, reload
+# well-behaved rule beside it keeps replying. Also timers, tt.get, reload
 # and the stats state.
 . "$(dirname "$0")/lib.sh"
 
@@ -9,7 +9,7 @@ tt_broker_start
 rules=$TT_TMP/rules
 mkdir -p "$rules"
 
-# The well-behaved rule: answers every ping with a pong carrying the same value.
+# The well-behaved rule: replies to every ping with a pong carrying the same value.
 cat > "$rules/00-good.lua" <<'LUA'
 local tt = require("tattletale")
 tt.event("probe", "ping", function(src, v) tt.event("probe", "pong", v) end)

@@ -1,4 +1,4 @@
--- The mailer: answers each mail/send action with a reply state that
+-- The mailer: replies to each mail/send action with a reply state that
 -- names the request, so the sender can tell its request was handled.
 local tt = require("tattletale")
 
