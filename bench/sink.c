@@ -26,6 +26,7 @@
 
 #include "common.h"
 #include "envelope.h"
+#include "jsontext.h"
 
 #define PROG "sink"
 
@@ -42,15 +43,32 @@ struct sink {
 	int64_t last_message_ns;	/* of the last message, valid or not; 0 before the first */
 };
 
-static bool
-get_int(json_t *obj, const char *key, json_int_t *out)
-{
-	json_t *v = json_object_get(obj, key);
+/* The members of a message's data that the sink reads. */
+struct stamp {
+	struct tt_json_value seq, t;
+};
 
-	if (!json_is_integer(v))
+static int
+take_stamp(void *arg, const char *name, size_t len, const struct tt_json_value *value)
+{
+	struct stamp *s = arg;
+
+	if (len == 3 && memcmp(name, "seq", 3) == 0)
+		s->seq = *value;
+	else if (len == 1 && name[0] == 't')
+		s->t = *value;
+	return 0;
+}
+
+/* Reads the integers seq and t from the data of a verified message. */
+static bool
+read_stamp(const struct tt_message *msg, int64_t *seq, int64_t *t)
+{
+	struct stamp s = { 0 };
+
+	if (tt_json_scan_object(msg->data, msg->data_len, 64, take_stamp, &s, NULL) == -1)
 		return false;
-	*out = json_integer_value(v);
-	return true;
+	return tt_json_integer(&s.seq, seq) == 0 && tt_json_integer(&s.t, t) == 0;
 }
 
 static void
@@ -61,7 +79,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m)
 	int64_t now = bench_now_ns();
 	const char *topic = s->verify_topic != NULL ? s->verify_topic : m->topic;
 	struct tt_message msg;
-	json_int_t seq, t;
+	int64_t seq, t;
 
 	s->last_message_ns = now;
 	if (tt_envelope_verify(&s->verify, topic, m->payload, (size_t)m->payloadlen, &msg) !=
@@ -69,8 +87,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m)
 		s->invalid++;
 		return;
 	}
-	if (!json_is_object(msg.data) || !get_int(msg.data, "seq", &seq) ||
-	    !get_int(msg.data, "t", &t) || seq < 0 || seq >= s->count) {
+	if (!read_stamp(&msg, &seq, &t) || seq < 0 || seq >= s->count) {
 		s->invalid++;
 	} else if (s->seen[seq]) {
 		s->duplicates++;

@@ -42,11 +42,13 @@ help(FILE *out)
 static void
 print_message(const struct tt_message *m, bool retained)
 {
-	json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:b,s:O}",
+	/* The data text already passed the scanner, which accepts what jansson accepts. */
+	json_t *data = json_loadb(m->data, m->data_len, JSON_DECODE_ANY, NULL);
+	json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:b,s:o?}",
 				 "kind", tt_kind_name(m->topic.kind), "ns", m->topic.ns,
 				 "name", m->topic.name, "src", m->src, "ts", (json_int_t)m->ts,
 				 "id", m->id, "hop", (json_int_t)m->hop, "retained", retained,
-				 "data", m->data);
+				 "data", data);
 	char *text = line != NULL ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	if (text != NULL) {

@@ -7,11 +7,13 @@
  * "tattletale-v1\n" KID "\n" topic "\n" BODY, so it binds the key id, the
  * topic and the exact bytes as sent, and nothing is re-serialized. Verifying
  * reads the tail from the end without parsing, checks the tag in constant
- * time, and only then hands the payload to jansson. A payload whose tag
- * matched and that parses as JSON has "sig" as its last top-level member,
- * because the tail cannot sit inside a string or a nested value.
+ * time, and only then hands the payload to the JSON scanner (jsontext.c). A
+ * payload whose tag matched and that scans as JSON has "sig" as its last
+ * top-level member, because the tail cannot sit inside a string or a nested
+ * value.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 
 #include "b64url.h"
 #include "envelope.h"
+#include "jsontext.h"
 
 #define MAC_LEN 32			/* bytes of an HMAC-SHA256 */
 #define DOMAIN "tattletale-v1\n"
@@ -182,48 +185,79 @@ tt_json_check_depth(const char *text, size_t len, int max_depth)
 	return 0;
 }
 
-/* Copies a string member that passes check into out. Returns 0 or -1. */
-static int
-take_string(json_t *root, const char *name, int (*check)(const char *, size_t), char *out)
-{
-	json_t *v = json_object_get(root, name);
-	size_t len;
+/* The members of the envelope as the scanner found them. A NULL text means absent. */
+struct members {
+	struct tt_json_value v, src, ts, id, hop, data, sig;
+};
 
-	if (!json_is_string(v))
-		return -1;
-	len = json_string_length(v);
-	if (check(json_string_value(v), len) == -1)
-		return -1;
-	memcpy(out, json_string_value(v), len);
-	out[len] = '\0';
+static const struct {
+	const char *name;
+	size_t len;
+	size_t offset;
+} member_table[] = {
+	{ "v", 1, offsetof(struct members, v) },
+	{ "src", 3, offsetof(struct members, src) },
+	{ "ts", 2, offsetof(struct members, ts) },
+	{ "id", 2, offsetof(struct members, id) },
+	{ "hop", 3, offsetof(struct members, hop) },
+	{ "data", 4, offsetof(struct members, data) },
+	{ "sig", 3, offsetof(struct members, sig) },
+};
+
+/* Records an envelope member; others are ignored. Duplicates fail the scan later. */
+static int
+take_member(void *arg, const char *name, size_t len, const struct tt_json_value *value)
+{
+	struct members *m = arg;
+
+	for (size_t i = 0; i < sizeof(member_table) / sizeof(member_table[0]); i++) {
+		if (member_table[i].len == len && memcmp(member_table[i].name, name, len) == 0) {
+			*(struct tt_json_value *)((char *)m + member_table[i].offset) = *value;
+			break;
+		}
+	}
 	return 0;
 }
 
-/* Step 4, after the JSON parsed: the members every message must carry. */
-static enum tt_reason
-read_fields(json_t *root, struct tt_message *msg)
+static bool
+present(const struct tt_json_value *v)
 {
-	json_t *v, *ts, *hop;
+	return v->text != NULL;
+}
 
-	v = json_object_get(root, "v");
-	if (!json_is_integer(v) || json_integer_value(v) != 1)
-		return TT_BAD_FIELD;
-	if (take_string(root, "src", tt_src_check, msg->src) == -1)
-		return TT_BAD_FIELD;
-	ts = json_object_get(root, "ts");
-	if (!json_is_integer(ts) || json_integer_value(ts) < 0)
-		return TT_BAD_FIELD;
-	if (take_string(root, "id", tt_id_check, msg->id) == -1)
-		return TT_BAD_FIELD;
-	hop = json_object_get(root, "hop");
-	if (hop != NULL && (!json_is_integer(hop) || json_integer_value(hop) < 0))
-		return TT_BAD_FIELD;
-	msg->data = json_object_get(root, "data");
-	if (msg->data == NULL)
-		return TT_BAD_FIELD;
+/* Copies a string member that passes check into out[size]. Returns 0 or -1. */
+static int
+take_string(const struct tt_json_value *v, int (*check)(const char *, size_t), char *out,
+	    size_t size)
+{
+	int len = tt_json_string(v, out, size);
 
-	msg->ts = json_integer_value(ts);
-	msg->hop = hop == NULL ? 0 : json_integer_value(hop);
+	if (len < 0 || check(out, (size_t)len) == -1)
+		return -1;
+	return 0;
+}
+
+/* Step 4, after the JSON checked out: the members every message must carry. */
+static enum tt_reason
+read_fields(const struct members *m, struct tt_message *msg)
+{
+	int64_t v;
+
+	if (tt_json_integer(&m->v, &v) == -1 || v != 1)
+		return TT_BAD_FIELD;
+	if (take_string(&m->src, tt_src_check, msg->src, sizeof(msg->src)) == -1)
+		return TT_BAD_FIELD;
+	if (tt_json_integer(&m->ts, &msg->ts) == -1 || msg->ts < 0)
+		return TT_BAD_FIELD;
+	if (take_string(&m->id, tt_id_check, msg->id, sizeof(msg->id)) == -1)
+		return TT_BAD_FIELD;
+	msg->hop = 0;
+	if (present(&m->hop) && (tt_json_integer(&m->hop, &msg->hop) == -1 || msg->hop < 0))
+		return TT_BAD_FIELD;
+	if (!present(&m->data))
+		return TT_BAD_FIELD;
+	msg->data = m->data.text;
+	msg->data_len = m->data.len;
 	return TT_OK;
 }
 
@@ -234,19 +268,16 @@ parse(const struct tt_verify_opts *opts, const char *p, size_t len, const struct
 {
 	int depth = opts->max_depth > 0 ? opts->max_depth : TT_DEPTH_DEFAULT;
 	size_t siglen = t->kidlen + 1 + TT_TAG_LEN;
-	json_error_t err;
-	json_t *sig;
+	char sig[TT_KID_MAX + 1 + TT_TAG_LEN + 1];
+	struct members m = { 0 };
+	int n;
 
-	if (tt_json_check_depth(p, len, depth) == -1)
+	if (tt_json_scan_object(p, len, depth, take_member, &m, NULL) == -1)
 		return TT_BAD_JSON;
-	msg->root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &err);
-	if (msg->root == NULL || !json_is_object(msg->root))
+	n = tt_json_string(&m.sig, sig, sizeof(sig));
+	if (n < 0 || (size_t)n != siglen || memcmp(sig, t->kid, siglen) != 0)
 		return TT_BAD_JSON;
-	sig = json_object_get(msg->root, "sig");
-	if (!json_is_string(sig) || json_string_length(sig) != siglen ||
-	    memcmp(json_string_value(sig), t->kid, siglen) != 0)
-		return TT_BAD_JSON;
-	return read_fields(msg->root, msg);
+	return read_fields(&m, msg);
 }
 
 enum tt_reason
@@ -282,8 +313,21 @@ fail:
 void
 tt_message_clear(struct tt_message *msg)
 {
-	json_decref(msg->root);
+	free(msg->owned);
 	memset(msg, 0, sizeof(*msg));
+}
+
+int
+tt_message_copy(struct tt_message *dst, const struct tt_message *src)
+{
+	char *data = malloc(src->data_len > 0 ? src->data_len : 1);
+
+	if (data == NULL)
+		return -1;
+	memcpy(data, src->data, src->data_len);
+	*dst = *src;
+	dst->data = dst->owned = data;
+	return 0;
 }
 
 /* Writes the start of the payload, up to and including "data":, into buf. */

@@ -3,7 +3,7 @@
  * The signed envelope of protocol v1: signing outgoing payloads and the
  * stateless part of verifying incoming ones (size, topic, signature tail,
  * HMAC, JSON and fields). Freshness, which needs memory of past messages,
- * is in fresh.c. The JSON parser only ever reads bytes whose tag matched.
+ * is in fresh.c. The JSON scanner only ever reads bytes whose tag matched.
  */
 #ifndef TT_ENVELOPE_H
 #define TT_ENVELOPE_H
@@ -11,8 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 #include "keyring.h"
 #include "reason.h"
@@ -40,7 +38,11 @@ struct tt_verify_opts {
 					   0 means TT_DEPTH_DEFAULT */
 };
 
-/* A verified message. root owns everything; data is borrowed from it. */
+/*
+ * A verified message. data is the checked JSON text of the data member.
+ * After tt_envelope_verify it points into the payload, so it is valid only
+ * while the payload is; tt_message_copy gives a message that owns it.
+ */
 struct tt_message {
 	struct tt_topic topic;
 	char src[TT_SRC_MAX + 1];
@@ -48,21 +50,26 @@ struct tt_message {
 	char id[TT_ID_MAX + 1];
 	int64_t hop;
 	char kid[TT_KID_MAX + 1];
-	json_t *root;
-	json_t *data;
+	const char *data;		/* NULL in an empty message */
+	size_t data_len;
+	char *owned;			/* the copy of data this message frees, or NULL */
 };
 
 /*
  * Verifies steps 1 to 4 of protocol v1 in order: size and topic, tail shape
  * and key id, constant-time tag compare, then strict JSON and fields.
- * Returns TT_OK and fills *msg (release it with tt_message_clear), or the
- * reason for rejecting the message, leaving *msg empty.
+ * Returns TT_OK and fills *msg (release it with tt_message_clear; its data
+ * points into payload), or the reason for rejecting the message, leaving
+ * *msg empty.
  */
 enum tt_reason tt_envelope_verify(const struct tt_verify_opts *opts, const char *topic,
 				  const void *payload, size_t len, struct tt_message *msg);
 
-/* Releases what a verified message owns. Safe on an empty or cleared message. */
+/* Releases what a verified message owns and empties it. Safe on an empty or cleared message. */
 void tt_message_clear(struct tt_message *msg);
+
+/* Copies src into dst with its own copy of the data text. Returns 0, or -1 with errno ENOMEM. */
+int tt_message_copy(struct tt_message *dst, const struct tt_message *src);
 
 struct tt_sign_input {
 	const char *topic;

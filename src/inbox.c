@@ -48,7 +48,7 @@ log_rejection(const char *topic, size_t len, enum tt_reason reason, const struct
 	if (suppressed > 0)
 		tt_log(TT_LOG_WARN, "inbox", "rejections suppressed count=%lu", suppressed);
 	tt_log_escape(topic, strlen(topic), etopic, sizeof(etopic));
-	if (msg != NULL && msg->root != NULL)
+	if (msg != NULL && msg->data != NULL)
 		tt_log(TT_LOG_WARN, "inbox", "message rejected reason=%s topic=%s src=%s id=%s ts=%lld",
 		       tt_reason_name(reason), etopic, msg->src, msg->id, (long long)msg->ts);
 	else

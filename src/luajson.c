@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Conversion between JSON values (jansson) and Lua values.
+ * Conversion between JSON text and Lua values.
  *
  * Each Lua state stores three registry entries, keyed by the addresses of
  * the static variables below: the array marker and the object marker, two
@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@
 
 #include <lauxlib.h>
 
+#include "jsontext.h"
 #include "luajson.h"
+#include "utf8.h"
 
 #define ARRAY_NAME "tattletale.array"
 #define OBJECT_NAME "tattletale.object"
@@ -169,59 +172,169 @@ tt_luajson_is_object(lua_State *L, int idx)
 	return hasmarker(L, idx, &object_key);
 }
 
-/* Pushes v. A nonzero nested means v is inside an array or an object. */
+/* A walk over a checked JSON text (jsontext.c) that pushes what it reads. */
+struct reader {
+	lua_State *L;
+	const char *p, *end;
+};
+
+static void read_value(struct reader *r, int nested);
+
 static void
-push(lua_State *L, const json_t *v, int nested)
+skip_space(struct reader *r)
 {
-	/* jansson's iteration API takes a non-const pointer but only reads. */
-	json_t *obj = (json_t *)v;
-	const char *key;
-	size_t key_len, i;
-	json_t *item;
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+		r->p++;
+}
+
+/* Raises the error for text that did not come from the scanner. */
+static void
+unchecked(struct reader *r)
+{
+	luaL_error(r->L, "JSON text was not checked before reading");
+}
+
+static void
+read_string(struct reader *r)
+{
+	const char *begin = ++r->p;
+	bool escaped = false;
+	luaL_Buffer b;
+	size_t len;
+
+	while (r->p < r->end && *r->p != '"') {
+		if (*r->p == '\\') {
+			escaped = true;
+			r->p++;
+		}
+		r->p++;
+	}
+	if (r->p >= r->end)
+		unchecked(r);
+	len = (size_t)(r->p - begin);
+	r->p++;
+	if (!escaped) {
+		lua_pushlstring(r->L, begin, len);
+		return;
+	}
+	luaL_buffinitsize(r->L, &b, len);
+	luaL_pushresultsize(&b, tt_json_unescape(begin, len, luaL_buffaddr(&b)));
+}
+
+/* Whether c can be part of a number token; sets *real for a fraction or an exponent. */
+static bool
+number_char(char c, bool *real)
+{
+	if ((c >= '0' && c <= '9') || c == '-' || c == '+')
+		return true;
+	if (c == '.' || c == 'e' || c == 'E') {
+		*real = true;
+		return true;
+	}
+	return false;
+}
+
+static void
+read_number(struct reader *r)
+{
+	const char *begin = r->p;
+	bool real = false;
+	int64_t i;
+
+	while (r->p < r->end && number_char(*r->p, &real))
+		r->p++;
+	if (real) {
+		lua_pushnumber(r->L, (lua_Number)tt_json_real(begin, (size_t)(r->p - begin)));
+		return;
+	}
+	if (tt_json_integer(&(struct tt_json_value){ TT_JSON_INTEGER, begin,
+						      (size_t)(r->p - begin) }, &i) == -1)
+		unchecked(r);
+	lua_pushinteger(r->L, (lua_Integer)i);
+}
+
+/* Reads the elements of an array or the members of an object; r->p is past the bracket. */
+static void
+read_items(struct reader *r, bool object, char close)
+{
+	lua_Integer n = 0;
+
+	skip_space(r);
+	while (r->p < r->end && *r->p != close) {
+		if (object) {
+			read_string(r);
+			skip_space(r);
+			r->p++;		/* the ':' */
+			skip_space(r);
+			read_value(r, 1);
+			lua_rawset(r->L, -3);
+		} else {
+			read_value(r, 1);
+			lua_rawseti(r->L, -2, ++n);
+		}
+		skip_space(r);
+		if (r->p < r->end && *r->p == ',') {
+			r->p++;
+			skip_space(r);
+		}
+	}
+	if (r->p >= r->end)
+		unchecked(r);
+	r->p++;
+}
+
+/* Pushes the value at r->p. A nonzero nested means it is inside an array or an object. */
+static void
+read_value(struct reader *r, int nested)
+{
+	lua_State *L = r->L;
 
 	luaL_checkstack(L, 3, "JSON value nested too deeply");
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		newmarked(L, &object_key, 0, json_object_size(v));
-		json_object_keylen_foreach(obj, key, key_len, item) {
-			lua_pushlstring(L, key, key_len);
-			push(L, item, 1);
-			lua_rawset(L, -3);
-		}
+	if (r->p >= r->end)
+		unchecked(r);
+	switch (*r->p) {
+	case '{':
+		/* Room for a few members saves the first rehashes of a small object. */
+		newmarked(L, &object_key, 0, 4);
+		r->p++;
+		read_items(r, true, '}');
 		break;
-	case JSON_ARRAY:
-		newmarked(L, &array_key, json_array_size(v), 0);
-		json_array_foreach(obj, i, item) {
-			push(L, item, 1);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
+	case '[':
+		newmarked(L, &array_key, 4, 0);
+		r->p++;
+		read_items(r, false, ']');
 		break;
-	case JSON_STRING:
-		lua_pushlstring(L, json_string_value(v), json_string_length(v));
+	case '"':
+		read_string(r);
 		break;
-	case JSON_INTEGER:
-		lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+	case 't':
+		lua_pushboolean(L, 1);
+		r->p += 4;
 		break;
-	case JSON_REAL:
-		lua_pushnumber(L, (lua_Number)json_real_value(v));
+	case 'f':
+		lua_pushboolean(L, 0);
+		r->p += 5;
 		break;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		lua_pushboolean(L, json_is_true(v));
-		break;
-	case JSON_NULL:
+	case 'n':
 		if (nested)
 			tt_luajson_push_null(L);
 		else
 			lua_pushnil(L);
+		r->p += 4;
+		break;
+	default:
+		read_number(r);
 		break;
 	}
 }
 
 void
-tt_luajson_push(lua_State *L, const json_t *v)
+tt_luajson_push_text(lua_State *L, const char *text, size_t len)
 {
-	push(L, v, 0);
+	struct reader r = { L, text, text + len };
+
+	skip_space(&r);
+	read_value(&r, 0);
 }
 
 static int
@@ -285,45 +398,6 @@ static int
 appendstr(struct encoder *e, const char *s)
 {
 	return append(e, s, strlen(s));
-}
-
-/* Whether s[0..n) is UTF-8 without overlong forms, surrogates or code points past U+10FFFF. */
-static int
-isutf8(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	const unsigned char *end = p + n;
-
-	while (p < end) {
-		unsigned char c = *p, lo = 0x80, hi = 0xbf;
-		size_t more, i;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		/* The bounds on the second byte exclude overlongs, surrogates and > U+10FFFF. */
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2;
-			lo = c == 0xe0 ? 0xa0 : 0x80;
-			hi = c == 0xed ? 0x9f : 0xbf;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3;
-			lo = c == 0xf0 ? 0x90 : 0x80;
-			hi = c == 0xf4 ? 0x8f : 0xbf;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) <= more || p[1] < lo || p[1] > hi)
-			return 0;
-		for (i = 2; i <= more; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-		p += more + 1;
-	}
-	return 1;
 }
 
 /* Appends the escape for byte c, which is '"', '\\' or a control character. */
@@ -399,8 +473,10 @@ string(struct encoder *e, const char *s, size_t n)
 		return 0;
 	}
 
-	if (!isutf8(s, n))
+	if (!tt_utf8_valid(s, n))
 		return fail(e, "cannot encode a string that is not valid UTF-8");
+	if (memchr(s, '\0', n) != NULL)
+		return fail(e, "cannot encode a string with a NUL byte: receivers reject \\u0000");
 	if (append(e, "\"", 1) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {

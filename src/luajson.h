@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Conversion between JSON values (jansson) and Lua values, keeping what a
+ * Conversion between JSON text and Lua values, keeping what a
  * round trip needs: objects and arrays carry marker metatables so empty ones
  * keep their kind, integers stay 64-bit integers, and JSON null inside a
  * table is the sentinel tt.null.
@@ -10,7 +10,6 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
 #include <lua.h>
 
 /* Maximum table nesting that tt_luajson_encode accepts, whatever max_depth requests. */
@@ -30,17 +29,19 @@ int tt_luajson_is_array(lua_State *L, int idx);
 int tt_luajson_is_object(lua_State *L, int idx);
 
 /*
- * Pushes v as a Lua value: a top-level null becomes nil, a null inside a
- * table becomes the sentinel. May raise a memory error.
+ * Pushes the JSON value in text[0..len), which must have passed the scanner
+ * (tt_json_validate or tt_json_scan_object), as a Lua value: a top-level
+ * null becomes nil, a null inside a table becomes the sentinel. Raises a
+ * memory error, or an error when text was not checked.
  */
-void tt_luajson_push(lua_State *L, const json_t *v);
+void tt_luajson_push_text(lua_State *L, const char *text, size_t len);
 
 /*
  * Encodes the Lua value at idx as compact JSON and pushes the text as a
- * string. Rejects non-finite numbers, strings that are not valid UTF-8,
- * cycles, tables deeper than max_depth, tables with keys that are neither a
- * sequence nor all strings, functions, userdata and threads, and output over
- * max_len bytes. Returns 0, or -1 with a message in err and nothing pushed.
+ * string. Rejects non-finite numbers, strings that are not valid UTF-8 or
+ * that contain a NUL byte (receivers reject \u0000), cycles, tables deeper
+ * than max_depth, tables with keys that are neither a sequence nor all
+ * strings, functions, userdata and threads, and output over max_len bytes. Returns 0, or -1 with a message in err and nothing pushed.
  * May raise a memory error; it then leaks nothing.
  *
  * A table at the top level is at depth 1; a max_depth above

@@ -3,13 +3,12 @@
  * The last verified state per topic: a hash table (strmap.c) keyed by
  * ns "/" name (neither part contains '/', so the key is unambiguous) and a
  * list in update order. When the cache is full, a new topic replaces the
- * least recently updated one. Each entry holds a reference to the message's
- * JSON root, so the borrowed data pointer stays valid while it is cached.
+ * least recently updated one. Each entry keeps its own copy of the data
+ * text, which the Lua bridge reads each time a rule gets the state.
  *
- * The cache is also bounded in bytes: each entry is charged an estimate of
- * its parsed tree, which is many times the payload's size (an array of
- * small numbers grows about sixteenfold), and the least recently updated
- * entries go until the total fits.
+ * The cache is also bounded in bytes: each entry is charged its size and
+ * its data text, and the least recently updated entries go until the total
+ * fits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +25,7 @@ struct entry {
 	char key[KEY_MAX];
 	struct tt_message msg;
 	bool retained;
-	size_t cost;			/* estimated bytes, see tree_cost */
+	size_t cost;			/* bytes charged: the entry and its data text */
 };
 
 struct tt_statecache {
@@ -49,32 +48,6 @@ make_key(const char *ns, const char *name, char *key)
 	key[nslen] = '/';
 	memcpy(key + nslen + 1, name, namelen);
 	return nslen + 1 + namelen;
-}
-
-/* Estimates the heap bytes of a parsed JSON value: jansson's node, plus text. */
-static size_t
-tree_cost(const json_t *v)
-{
-	size_t cost = 64, i;
-	const char *key;
-	json_t *item;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		json_object_foreach((json_t *)v, key, item)
-			cost += 48 + strlen(key) + tree_cost(item);
-		break;
-	case JSON_ARRAY:
-		json_array_foreach(v, i, item)
-			cost += 8 + tree_cost(item);
-		break;
-	case JSON_STRING:
-		cost += json_string_length(v);
-		break;
-	default:
-		break;
-	}
-	return cost;
 }
 
 struct tt_statecache *
@@ -185,11 +158,11 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 	struct entry *e;
 
 	len = make_key(msg->topic.ns, msg->topic.name, key);
-	if (len == 0 || msg->root == NULL) {
+	if (len == 0 || msg->data == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	cost = sizeof(struct entry) + tree_cost(msg->data);
+	cost = sizeof(struct entry) + msg->data_len;
 	if (cost > c->max_bytes) {
 		/* Too big to keep: drop the older value too, so tt.get never returns it. */
 		e = (struct entry *)tt_strmap_find(c->map, key, len);
@@ -199,9 +172,9 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 		return -1;
 	}
 
-	/* Copied and referenced first, in case msg is the entry about to be cleared. */
-	copy = *msg;
-	json_incref(copy.root);
+	/* Copied first, in case msg is the entry about to be cleared. */
+	if (tt_message_copy(&copy, msg) == -1)
+		return -1;
 	e = (struct entry *)tt_strmap_find(c->map, key, len);
 	if (e != NULL) {
 		tt_message_clear(&e->msg);
@@ -211,7 +184,7 @@ tt_statecache_put(struct tt_statecache *c, const struct tt_message *msg, bool re
 	} else {
 		e = add(c, key, len);
 		if (e == NULL) {
-			json_decref(copy.root);
+			tt_message_clear(&copy);
 			return -1;
 		}
 	}

@@ -9,13 +9,13 @@
 #include "envelope.h"
 
 #define TT_STATECACHE_DEFAULT 65536	/* topics */
-#define TT_STATECACHE_BYTES_DEFAULT (64u << 20)	/* estimated bytes of parsed states */
+#define TT_STATECACHE_BYTES_DEFAULT (64u << 20)	/* bytes of entries and their data text */
 
 struct tt_statecache;
 
 /*
  * Creates a cache of at most capacity topics (0 means TT_STATECACHE_DEFAULT)
- * and at most max_bytes of estimated memory (0 means
+ * and at most max_bytes of memory for entries and data text (0 means
  * TT_STATECACHE_BYTES_DEFAULT). When it is full, the least recently updated
  * topics are dropped. Returns NULL with errno ENOMEM or EIO (no random hash
  * seed).
@@ -24,10 +24,10 @@ struct tt_statecache *tt_statecache_new(size_t capacity, size_t max_bytes);
 void tt_statecache_free(struct tt_statecache *cache);
 
 /*
- * Stores a verified state, replacing the previous one on its topic. The
- * cache takes a reference to msg->root. Returns 0, or -1 with errno EINVAL
- * (msg has no root), ENOMEM, or EFBIG (the state alone exceeds max_bytes:
- * it is not cached and the topic's older state is dropped).
+ * Stores a copy of a verified state, replacing the previous one on its
+ * topic. Returns 0, or -1 with errno EINVAL (msg has no data), ENOMEM, or
+ * EFBIG (the state alone exceeds max_bytes: it is not cached and the
+ * topic's older state is dropped).
  */
 int tt_statecache_put(struct tt_statecache *cache, const struct tt_message *msg, bool retained);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "topic.h"
+#include "utf8.h"
 
 static const char *const kind_names[TT_KIND_COUNT] = {
 	[TT_EVENT] = "event",
@@ -50,42 +51,6 @@ tt_kind_retained(enum tt_kind kind)
 	return kind == TT_STATE;
 }
 
-/*
- * Decodes one UTF-8 sequence at s (n bytes available). Returns its length
- * and the code point in *cp, or 0 when the sequence is invalid.
- */
-static size_t
-utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
-{
-	size_t len, i;
-	unsigned long c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;	/* continuation byte, 0xc0, 0xc1 or 0xf5 and above */
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /* Whether a code point may not appear in a topic part. */
 static bool
 forbidden(unsigned long cp)
@@ -105,7 +70,7 @@ tt_topic_check_part(const char *s, size_t len)
 	if (len == 0 || len > TT_PART_MAX || p[0] == '$')
 		return -1;
 	for (i = 0; i < len; i += step) {
-		step = utf8_next(p + i, len - i, &cp);
+		step = tt_utf8_next(p + i, len - i, &cp);
 		if (step == 0 || forbidden(cp))
 			return -1;
 	}

@@ -303,7 +303,7 @@ tt_ttlib_push_message(lua_State *L, const struct tt_ttlib *lib, const struct tt_
 
 	luaL_checkstack(L, 4, NULL);
 	if (msg->data != NULL)
-		tt_luajson_push(L, msg->data);
+		tt_luajson_push_text(L, msg->data, msg->data_len);
 	else
 		lua_pushnil(L);
 

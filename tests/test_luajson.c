@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "jsontext.h"
 #include "luajson.h"
 
 #define DEPTH 64
@@ -64,16 +65,15 @@ teardown(void)
 
 TestSuite(luajson, .init = setup, .fini = teardown);
 
-/* Parses text with jansson and pushes the result onto L. */
+/* Checks text with the scanner and pushes it onto L. */
 static void
 pushjson(const char *text)
 {
-	json_error_t jerr;
-	json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	struct tt_json_error jerr;
 
-	cr_assert_not_null(v, "invalid test JSON %s: %s", text, jerr.text);
-	tt_luajson_push(L, v);
-	json_decref(v);
+	cr_assert_eq(tt_json_validate(text, strlen(text), DEPTH, &jerr), 0, "invalid test JSON %s: %s",
+		     text, jerr.message);
+	tt_luajson_push_text(L, text, strlen(text));
 }
 
 /* Runs a Lua chunk that returns one value and leaves the value on the stack. */
@@ -157,7 +157,7 @@ Test(luajson, object_keys_come_out_sorted)
 {
 	assert_roundtrip("{\"b\":1,\"a\":2,\"ab\":3,\"\":4}", "{\"\":4,\"a\":2,\"ab\":3,\"b\":1}");
 	assert_roundtrip("{\"\\u00e9\":1,\"z\":2}", "{\"z\":2,\"\xc3\xa9\":1}");
-	assert_encodes("return {['a\\0b'] = 1, a = 2}", "{\"a\":2,\"a\\u0000b\":1}");
+	assert_encodes("return {['a\\1b'] = 1, a = 2}", "{\"a\":2,\"a\\u0001b\":1}");
 	assert_encodes("local t = {} for i = 30, 1, -1 do t['k' .. i] = i end return t",
 		       "{\"k1\":1,\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,"
 		       "\"k15\":15,\"k16\":16,\"k17\":17,\"k18\":18,\"k19\":19,\"k2\":2,"
@@ -197,16 +197,16 @@ Test(luajson, objects_sort_at_every_size)
 	}
 }
 
-/* A key that is a prefix of another sorts first, and a NUL byte sorts below any other. */
-Test(luajson, keys_with_nul_sort_by_bytes)
+/* A key that is a prefix of another sorts first, and a lower byte sorts first. */
+Test(luajson, keys_sort_by_bytes)
 {
 	static const char small[] =
-		"return {['a\\1'] = 6, ['a\\0b'] = 5, ['a\\0a'] = 4, ['a\\0'] = 3, a = 2, [''] = 1}";
+		"return {['a\\2'] = 6, ['a\\1b'] = 5, ['a\\1a'] = 4, ['a\\1'] = 3, a = 2, [''] = 1}";
 	static const char big[] =
-		"local t = {['a\\1'] = 6, ['a\\0b'] = 5, ['a\\0a'] = 4, ['a\\0'] = 3, a = 2, [''] = 1} "
+		"local t = {['a\\2'] = 6, ['a\\1b'] = 5, ['a\\1a'] = 4, ['a\\1'] = 3, a = 2, [''] = 1} "
 		"for i = 1, 30 do t[string.format('z%02d', i)] = 0 end return t";
 	static const char head[] =
-		"{\"\":1,\"a\":2,\"a\\u0000\":3,\"a\\u0000a\":4,\"a\\u0000b\":5,\"a\\u0001\":6";
+		"{\"\":1,\"a\":2,\"a\\u0001\":3,\"a\\u0001a\":4,\"a\\u0001b\":5,\"a\\u0002\":6";
 	static char out[1024], expected[1024];
 	size_t len;
 
@@ -370,16 +370,12 @@ Test(luajson, string_escapes_round_trip)
 	assert_roundtrip("\"\\u0001\\u001f\\u007f\"", "\"\\u0001\\u001f\x7f\"");
 }
 
-Test(luajson, nul_byte_round_trips)
+/* Receivers reject \u0000, so a rule learns at emit time instead. */
+Test(luajson, rejects_nul_byte)
 {
-	pushjson("\"a\\u0000b\"");
-	size_t len;
-	const char *s = lua_tolstring(L, -1, &len);
-
-	cr_assert_eq(len, 3);
-	cr_assert_eq(memcmp(s, "a\0b", 3), 0);
-	lua_pop(L, 1);
-	assert_roundtrip("\"a\\u0000b\"", "\"a\\u0000b\"");
+	assert_rejects("return 'a\\0b'", "NUL");
+	assert_rejects("return {['a\\0b'] = 1}", "NUL");
+	assert_rejects("return {'\\0'}", "NUL");
 }
 
 Test(luajson, unicode_edges_are_valid)
@@ -879,10 +875,11 @@ Test(luajson, memory_error_at_any_point_leaks_nothing)
 	cr_assert_eq(c.used, 0);
 }
 
+/* Pushes the text at the light userdata argument 1, of the length in argument 2. */
 static int
 push_arg(lua_State *l)
 {
-	tt_luajson_push(l, lua_touserdata(l, 1));
+	tt_luajson_push_text(l, lua_touserdata(l, 1), (size_t)lua_tointeger(l, 2));
 	return 1;
 }
 
@@ -890,20 +887,26 @@ Test(luajson, push_under_memory_cap_leaks_nothing)
 {
 	struct capped c;
 	lua_State *l = newcapped(&c);
-	json_t *arr = json_array();
+	size_t cap = 5000 * 40, len = 0;
+	char *text = malloc(cap);
 
+	cr_assert_not_null(text);
 	for (int i = 0; i < 5000; i++)
-		json_array_append_new(arr, json_pack("{s:i, s:s}", "n", i, "name", "item"));
+		len += (size_t)snprintf(text + len, cap - len, "%c{\"n\":%d,\"name\":\"it\\u0065m\"}",
+					i == 0 ? '[' : ',', i);
+	len += (size_t)snprintf(text + len, cap - len, "]");
+	cr_assert_eq(tt_json_validate(text, len, DEPTH, NULL), 0);
 	lua_gc(l, LUA_GCCOLLECT);
 	c.limit = c.used + 32 * 1024;
 
 	lua_pushcfunction(l, push_arg);
-	lua_pushlightuserdata(l, arr);
-	cr_assert_eq(lua_pcall(l, 1, 1, 0), LUA_ERRMEM);
+	lua_pushlightuserdata(l, text);
+	lua_pushinteger(l, (lua_Integer)len);
+	cr_assert_eq(lua_pcall(l, 2, 1, 0), LUA_ERRMEM);
 	lua_pop(l, 1);
 
 	c.limit = SIZE_MAX;
 	lua_close(l);
-	json_decref(arr);
+	free(text);
 	cr_assert_eq(c.used, 0);
 }

@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "jsontext.h"
 #include "log.h"
 #include "rule.h"
 #include "sandbox.h"
@@ -122,16 +123,15 @@ make_msg(struct tt_message *m, enum tt_kind kind, const char *ns, const char *na
 	m->ts = 1700000000000;
 	snprintf(m->id, sizeof(m->id), "AAAAAAAAAAAAAAAAAAAAAA");
 	m->hop = 2;
-	m->root = json_loads(json, JSON_DECODE_ANY, NULL);
-	cr_assert_not_null(m->root, "bad test JSON %s", json);
-	m->data = m->root;
+	cr_assert_eq(tt_json_validate(json, strlen(json), 64, NULL), 0, "bad test JSON %s", json);
+	m->data = json;
+	m->data_len = strlen(json);
 }
 
 static void
 free_msg(struct tt_message *m)
 {
-	json_decref(m->root);
-	m->root = m->data = NULL;
+	tt_message_clear(m);
 }
 
 static void

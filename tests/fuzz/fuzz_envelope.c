@@ -136,7 +136,7 @@ sign(const char *topic, const uint8_t *body, size_t bodylen, size_t *len)
 static void
 check_message(const struct tt_message *msg)
 {
-	if (msg->root == NULL || msg->data == NULL || msg->ts < 0 || msg->hop < 0)
+	if (msg->data == NULL || msg->data_len == 0 || msg->ts < 0 || msg->hop < 0)
 		abort();
 	if (tt_src_check(msg->src, strlen(msg->src)) == -1 ||
 	    tt_id_check(msg->id, strlen(msg->id)) == -1 || strcmp(msg->kid, KID) != 0)
