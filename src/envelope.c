@@ -330,16 +330,57 @@ tt_message_copy(struct tt_message *dst, const struct tt_message *src)
 	return 0;
 }
 
-/* Writes the start of the payload, up to and including "data":, into buf. */
-static int
-format_head(char *buf, size_t size, const struct tt_sign_input *in)
+/* Copies s[0..n) to p and returns the end of the copy. */
+static char *
+put(char *p, const char *s, size_t n)
 {
-	if (in->hop > 0)
-		return snprintf(buf, size,
-		    "{\"v\":1,\"src\":\"%s\",\"ts\":%" PRId64 ",\"id\":\"%s\",\"hop\":%" PRId64 ",\"data\":",
-		    in->src, in->ts, in->id, in->hop);
-	return snprintf(buf, size, "{\"v\":1,\"src\":\"%s\",\"ts\":%" PRId64 ",\"id\":\"%s\",\"data\":",
-	    in->src, in->ts, in->id);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define put_literal(p, s) put((p), (s), sizeof(s) - 1)
+
+/* Writes v >= 0 in decimal at p and returns the end. */
+static char *
+put_int(char *p, int64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	return put(p, digits + sizeof(digits) - n, n);
+}
+
+/* Room for the longest head: the fixed text, src and id at their longest, and two int64s. */
+#define HEAD_MAX (64 + TT_SRC_MAX + TT_ID_MAX + 2 * 20)
+
+/*
+ * Writes the start of the payload, up to and including "data":, into
+ * buf[HEAD_MAX] and returns its length. src and id are checked, so they need
+ * no JSON escaping.
+ */
+static size_t
+format_head(char *buf, const struct tt_sign_input *in)
+{
+	char *p = buf;
+
+	p = put_literal(p, "{\"v\":1,\"src\":\"");
+	p = put(p, in->src, strlen(in->src));
+	p = put_literal(p, "\",\"ts\":");
+	p = put_int(p, in->ts);
+	p = put_literal(p, ",\"id\":\"");
+	p = put(p, in->id, strlen(in->id));
+	if (in->hop > 0) {
+		p = put_literal(p, "\",\"hop\":");
+		p = put_int(p, in->hop);
+		p = put_literal(p, ",\"data\":");
+	} else {
+		p = put_literal(p, "\",\"data\":");
+	}
+	return (size_t)(p - buf);
 }
 
 char *
@@ -348,10 +389,8 @@ tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_
 	unsigned char mac[MAC_LEN];
 	const char *kid = tt_key_id(key);
 	size_t kidlen = strlen(kid), headlen, bodylen, total;
-	char *buf;
-	int n;
+	char head[HEAD_MAX], *buf, *p;
 
-	/* src and id are checked so they need no JSON escaping. */
 	if (in->topic == NULL || in->src == NULL || in->id == NULL || in->data == NULL ||
 	    in->data_len == 0 || in->ts < 0 || in->hop < 0 ||
 	    tt_src_check(in->src, strlen(in->src)) == -1 ||
@@ -360,10 +399,7 @@ tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_
 		return NULL;
 	}
 
-	n = format_head(NULL, 0, in);
-	if (n < 0)
-		return NULL;
-	headlen = (size_t)n;
+	headlen = format_head(head, in);
 	if (in->data_len > SIZE_MAX / 2 - headlen) {
 		errno = EOVERFLOW;
 		return NULL;
@@ -374,7 +410,7 @@ tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_
 	if (buf == NULL)
 		return NULL;
 
-	format_head(buf, headlen + 1, in);
+	memcpy(buf, head, headlen);
 	memcpy(buf + headlen, in->data, in->data_len);
 	if (compute_tag(key, in->topic, buf, bodylen, mac) == -1) {
 		free(buf);
@@ -382,9 +418,11 @@ tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_
 		return NULL;
 	}
 
-	n = snprintf(buf + bodylen, total + 1 - bodylen, SIG_OPEN "%s.", kid);
-	tt_b64url_encode(mac, MAC_LEN, buf + bodylen + (size_t)n);
-	memcpy(buf + total - SIG_CLOSE_LEN, SIG_CLOSE, SIG_CLOSE_LEN + 1);
+	p = put(buf + bodylen, SIG_OPEN, SIG_OPEN_LEN);
+	p = put(p, kid, kidlen);
+	*p++ = '.';
+	p += tt_b64url_encode(mac, MAC_LEN, p);
+	memcpy(p, SIG_CLOSE, SIG_CLOSE_LEN + 1);
 	*len = total;
 	return buf;
 }

@@ -14,8 +14,12 @@
 
 #include "utf8.h"
 
-/* Objects with at most this many members are checked for duplicates pairwise, larger ones sorted. */
-#define PAIRWISE_MAX 8
+/*
+ * Objects with at most this many members are checked for duplicates
+ * pairwise (at most 120 compares, most ending at the length), larger ones
+ * by sorting.
+ */
+#define PAIRWISE_MAX 16
 
 struct name {
 	const char *text;
@@ -120,6 +124,16 @@ scan_escape(struct scanner *s)
 	return 0;
 }
 
+/* Bytes that a string may contain as they are with no further check: ASCII but controls, '"' and '\\'. */
+static const bool plain_byte[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x22 is '"' */
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x5c is '\\' */
+	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /*
  * Checks the string at s->p (on its opening quote) and steps past it.
  * Stores the bytes between the quotes and whether any escape occurs.
@@ -133,8 +147,7 @@ scan_string(struct scanner *s, const char **content, size_t *len, bool *escaped)
 
 	*escaped = false;
 	for (;;) {
-		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 && *s->p != '"' &&
-		       *s->p != '\\')
+		while (s->p < s->end && plain_byte[*s->p])
 			s->p++;
 		if (s->p == s->end)
 			return fail(s, "unterminated string");

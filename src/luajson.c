@@ -253,12 +253,43 @@ read_number(struct reader *r)
 	lua_pushinteger(r->L, (lua_Integer)i);
 }
 
-/* Reads the elements of an array or the members of an object; r->p is past the bracket. */
+/*
+ * Items read onto the stack before they go into their table. A container
+ * of at most this many items gets a table of its exact size, so small ones,
+ * the common case, never rehash.
+ */
+#define ITEM_BATCH 16
+
+/*
+ * Moves the n items above the table at index t into it: n values for an
+ * array, whose next index is *next, or n key-value pairs for an object.
+ */
+static void
+store_items(lua_State *L, int t, int n, bool object, lua_Integer *next)
+{
+	if (object) {
+		for (int i = 0; i < n; i++)
+			lua_rawset(L, t);
+		return;
+	}
+	for (int i = n; i > 0; i--)
+		lua_rawseti(L, t, *next + i);
+	*next += n;
+}
+
+/*
+ * Reads the elements of an array or the members of an object, r->p being
+ * past the bracket, and leaves the marked table on the stack.
+ */
 static void
 read_items(struct reader *r, bool object, char close)
 {
-	lua_Integer n = 0;
+	lua_State *L = r->L;
+	int t = lua_gettop(L) + 1, n = 0;
+	bool made = false;
+	lua_Integer next = 0;
 
+	luaL_checkstack(L, 2 * ITEM_BATCH + 4, "JSON value nested too deeply");
 	skip_space(r);
 	while (r->p < r->end && *r->p != close) {
 		if (object) {
@@ -266,21 +297,35 @@ read_items(struct reader *r, bool object, char close)
 			skip_space(r);
 			r->p++;		/* the ':' */
 			skip_space(r);
-			read_value(r, 1);
-			lua_rawset(r->L, -3);
-		} else {
-			read_value(r, 1);
-			lua_rawseti(r->L, -2, ++n);
 		}
+		read_value(r, 1);
 		skip_space(r);
 		if (r->p < r->end && *r->p == ',') {
 			r->p++;
 			skip_space(r);
 		}
+
+		if (++n == ITEM_BATCH) {
+			if (!made) {
+				newmarked(L, object ? &object_key : &array_key,
+					  object ? 0 : ITEM_BATCH, object ? ITEM_BATCH : 0);
+				lua_insert(L, t);
+				made = true;
+			}
+			store_items(L, t, n, object, &next);
+			n = 0;
+		}
 	}
 	if (r->p >= r->end)
 		unchecked(r);
 	r->p++;
+
+	if (!made) {
+		newmarked(L, object ? &object_key : &array_key, object ? 0 : (size_t)n,
+			  object ? (size_t)n : 0);
+		lua_insert(L, t);
+	}
+	store_items(L, t, n, object, &next);
 }
 
 /* Pushes the value at r->p. A nonzero nested means it is inside an array or an object. */
@@ -294,13 +339,10 @@ read_value(struct reader *r, int nested)
 		unchecked(r);
 	switch (*r->p) {
 	case '{':
-		/* Room for a few members saves the first rehashes of a small object. */
-		newmarked(L, &object_key, 0, 4);
 		r->p++;
 		read_items(r, true, '}');
 		break;
 	case '[':
-		newmarked(L, &array_key, 4, 0);
 		r->p++;
 		read_items(r, false, ']');
 		break;

@@ -157,7 +157,7 @@ tt_topic_format(char *buf, size_t size, const char *prefix, enum tt_kind kind,
 		const char *ns, const char *name, bool filter)
 {
 	const char *n, *m;
-	int len;
+	size_t len = 0;
 
 	if (prefix == NULL)
 		prefix = TT_PREFIX_DEFAULT;
@@ -168,10 +168,21 @@ tt_topic_format(char *buf, size_t size, const char *prefix, enum tt_kind kind,
 	if (n == NULL || m == NULL)
 		return -1;
 
-	len = snprintf(buf, size, "%s/%s/%s/%s", prefix, kind_names[kind], n, m);
-	if (len < 0 || (size_t)len >= size)
-		return -1;
-	return len;
+	/* Joined by hand, because snprintf cost a visible share of each routed message. */
+	const char *parts[4] = { prefix, kind_names[kind], n, m };
+
+	for (int i = 0; i < 4; i++) {
+		size_t plen = strlen(parts[i]);
+
+		if (plen >= size - len - (i > 0))
+			return -1;
+		if (i > 0)
+			buf[len++] = '/';
+		memcpy(buf + len, parts[i], plen);
+		len += plen;
+	}
+	buf[len] = '\0';
+	return (int)len;
 }
 
 bool

@@ -153,6 +153,34 @@ Test(luajson, nested_values_round_trip)
 			 "{\"a\":[1,2,{\"b\":null,\"c\":[]}],\"d\":{},\"e\":true,\"f\":false}");
 }
 
+/* Containers around the reader's batch of 16 items keep every item, in order. */
+Test(luajson, containers_of_every_size_round_trip)
+{
+	static const int sizes[] = { 0, 1, 15, 16, 17, 31, 32, 33, 100 };
+	static char array[1024], object[2048], out[2048];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t alen = 0, olen = 0;
+
+		for (int k = 1; k <= sizes[i]; k++) {
+			alen += (size_t)snprintf(array + alen, sizeof(array) - alen, "%c%d",
+						 k == 1 ? '[' : ',', k);
+			olen += (size_t)snprintf(object + olen, sizeof(object) - olen, "%c\"k%03d\":%d",
+						 k == 1 ? '{' : ',', k, k);
+		}
+		snprintf(array + alen, sizeof(array) - alen, "%s", sizes[i] == 0 ? "[]" : "]");
+		snprintf(object + olen, sizeof(object) - olen, "%s", sizes[i] == 0 ? "{}" : "}");
+
+		pushjson(array);
+		cr_assert_eq(lua_rawlen(L, -1), (size_t)sizes[i], "%d elements", sizes[i]);
+		cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+		cr_assert_str_eq(out, array, "%d elements", sizes[i]);
+		pushjson(object);
+		cr_assert_eq(encodetop(DEPTH, MAX_LEN, out, sizeof(out)), 0, "%s", err);
+		cr_assert_str_eq(out, object, "%d members", sizes[i]);
+	}
+}
+
 Test(luajson, object_keys_come_out_sorted)
 {
 	assert_roundtrip("{\"b\":1,\"a\":2,\"ab\":3,\"\":4}", "{\"\":4,\"a\":2,\"ab\":3,\"b\":1}");
