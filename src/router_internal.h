@@ -58,7 +58,7 @@ struct tt_router {
 	struct tt_outbox outbox;
 
 	/* Which rule emitted each of our recent messages, to name both ends of a hop loop. */
-	struct {
+	struct origin {
 		char id[TT_ID_LEN + 1];
 		char rule[64];
 	} origins[TT_ORIGINS];

@@ -23,9 +23,12 @@ tt_sender_sign(const struct tt_sender *s, const struct tt_outgoing *out, char *t
 			 TT_PART_MAX);
 		return NULL;
 	}
-	if (out->id != NULL)
-		snprintf(fresh_id, sizeof(fresh_id), "%s", out->id);
-	else if (tt_envelope_new_id(fresh_id) < 0) {
+	if (out->id != NULL) {
+		size_t n = strnlen(out->id, sizeof(fresh_id) - 1);
+
+		memcpy(fresh_id, out->id, n);
+		fresh_id[n] = '\0';
+	} else if (tt_envelope_new_id(fresh_id) < 0) {
 		snprintf(err, errsize, "cannot make a message id: no randomness available");
 		return NULL;
 	}
