@@ -534,12 +534,14 @@ tt_json_scan_object(const char *text, size_t len, int max_depth, tt_json_member_
 int
 tt_json_integer(const struct tt_json_value *value, int64_t *out)
 {
-	const char *p = value->text, *end = p + value->len;
+	const char *p = value->text, *end;
 	bool negative = false;
 	uint64_t v = 0, limit;
 
-	if (value->type != TT_JSON_INTEGER || p == end)
+	/* An absent member has a NULL text, which takes no offset, not even 0. */
+	if (value->type != TT_JSON_INTEGER || p == NULL || value->len == 0)
 		return -1;
+	end = p + value->len;
 	if (*p == '-') {
 		negative = true;
 		p++;
