@@ -331,8 +331,15 @@ tt_message_clear(struct tt_message *msg)
 int
 tt_message_copy(struct tt_message *dst, const struct tt_message *src)
 {
-	char *data = malloc(src->data_len > 0 ? src->data_len : 1);
+	char *data;
 
+	/* An empty message has no data text, and its copy must not gain an empty one. */
+	if (src->data == NULL) {
+		*dst = *src;
+		dst->owned = NULL;
+		return 0;
+	}
+	data = malloc(src->data_len > 0 ? src->data_len : 1);
 	if (data == NULL)
 		return -1;
 	memcpy(data, src->data, src->data_len);
@@ -402,8 +409,8 @@ tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_
 	size_t kidlen = strlen(kid), headlen, bodylen, total;
 	char head[HEAD_MAX], *buf, *p;
 
-	if (in->topic == NULL || in->src == NULL || in->id == NULL || in->data == NULL ||
-	    in->data_len == 0 || in->ts < 0 || in->hop < 0 ||
+	if (in->topic == NULL || strlen(in->topic) > TT_TOPIC_MAX || in->src == NULL ||
+	    in->id == NULL || in->data == NULL || in->data_len == 0 || in->ts < 0 || in->hop < 0 ||
 	    tt_src_check(in->src, strlen(in->src)) == -1 ||
 	    tt_id_check(in->id, strlen(in->id)) == -1) {
 		errno = EINVAL;

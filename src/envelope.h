@@ -85,8 +85,9 @@ struct tt_sign_input {
  * Builds and signs the payload
  * {"v":1,"src":...,"ts":...,"id":...,["hop":...,]"data":...,"sig":"KID.TAG"}.
  * Returns a malloc'd, NUL-terminated payload and its length in *len, or NULL
- * with errno EINVAL (missing topic or data, src or id invalid, ts or hop
- * negative), EIO (HMAC failed) or ENOMEM. data is copied as it is.
+ * with errno EINVAL (missing topic or data, topic longer than TT_TOPIC_MAX,
+ * src or id invalid, ts or hop negative), EIO (HMAC failed) or ENOMEM. data
+ * is copied as it is.
  */
 char *tt_envelope_sign(const struct tt_key *key, const struct tt_sign_input *in, size_t *len);
 

@@ -609,12 +609,53 @@ put_utf8(unsigned long cp, char *out)
 	return 4;
 }
 
+/*
+ * Writes what the escape at p (on its backslash) stands for at out, sets
+ * *written and returns the bytes the escape takes. Returns 0 for an escape
+ * that is invalid or cut short, which only unchecked text has. An escape
+ * never writes more bytes than it takes.
+ */
+static size_t
+unescape_one(const unsigned char *p, const unsigned char *end, char *out, size_t *written)
+{
+	long unit, low;
+
+	*written = 1;
+	if (end - p < 2)
+		return 0;
+	switch (p[1]) {
+	case '"': case '\\': case '/': *out = (char)p[1]; return 2;
+	case 'b': *out = '\b'; return 2;
+	case 'f': *out = '\f'; return 2;
+	case 'n': *out = '\n'; return 2;
+	case 'r': *out = '\r'; return 2;
+	case 't': *out = '\t'; return 2;
+	case 'u': break;
+	default: return 0;
+	}
+
+	unit = hex4(p + 2, end);
+	if (unit < 0)
+		return 0;
+	if (unit < 0xd800 || unit > 0xdbff) {
+		*written = put_utf8((unsigned long)unit, out);
+		return 6;
+	}
+	if (end - p < 12 || p[6] != '\\' || p[7] != 'u')
+		return 0;
+	low = hex4(p + 8, end);
+	if (low < 0xdc00 || low > 0xdfff)
+		return 0;
+	*written = put_utf8(0x10000 + ((unsigned long)(unit - 0xd800) << 10) +
+			    (unsigned long)(low - 0xdc00), out);
+	return 12;
+}
+
 size_t
 tt_json_unescape(const char *text, size_t len, char *out)
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + len;
-	size_t n = 0;
-	unsigned long cp;
+	size_t n = 0, step, written;
 
 	while (p < end) {
 		const unsigned char *run = p;
@@ -625,27 +666,11 @@ tt_json_unescape(const char *text, size_t len, char *out)
 		n += (size_t)(p - run);
 		if (p == end)
 			break;
-
-		/* Every escape is at least as long as what it stands for. */
-		switch (p[1]) {
-		case 'b': out[n++] = '\b'; break;
-		case 'f': out[n++] = '\f'; break;
-		case 'n': out[n++] = '\n'; break;
-		case 'r': out[n++] = '\r'; break;
-		case 't': out[n++] = '\t'; break;
-		case 'u':
-			cp = (unsigned long)hex4(p + 2, end);
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     ((unsigned long)hex4(p + 8, end) - 0xdc00);
-				p += 6;
-			}
-			n += put_utf8(cp, out + n);
-			p += 4;
+		step = unescape_one(p, end, out + n, &written);
+		if (step == 0)
 			break;
-		default: out[n++] = (char)p[1]; break;
-		}
-		p += 2;
+		n += written;
+		p += step;
 	}
 	return n;
 }

@@ -10,9 +10,12 @@
  * one object (compared after unescaping), integers within int64_t, reals
  * that do not overflow a double, and at most max_depth nested arrays and
  * objects. These are the rules jansson 2.14 applies with
- * JSON_REJECT_DUPLICATES, and tests/fuzz/fuzz_luajson.c checks that both
- * agree, with one exception: jansson skips a raw NUL byte between tokens,
- * which is not JSON, and the scanner rejects it.
+ * JSON_REJECT_DUPLICATES after tt_json_check_depth, and
+ * tests/fuzz/fuzz_luajson.c checks that both agree, with two exceptions.
+ * jansson skips a raw NUL byte that directly follows a number or a literal
+ * (it accepts "[1\0]" but not "[\0 1]"), which is not JSON, and the scanner
+ * rejects every raw NUL. jansson also rejects values nested deeper than
+ * 2048, so the two agree on depth only for a max_depth below 2048.
  */
 #ifndef TT_JSONTEXT_H
 #define TT_JSONTEXT_H
@@ -79,6 +82,8 @@ double tt_json_real(const char *text, size_t len);
 /*
  * Unescapes the bytes between the quotes of a string from a checked text
  * into out, which must have room for len bytes. Returns the unescaped length.
+ * In text that was not checked, it stops at the first invalid escape and
+ * never writes more than len bytes.
  */
 size_t tt_json_unescape(const char *text, size_t len, char *out);
 

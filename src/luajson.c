@@ -187,6 +187,13 @@ skip_space(struct reader *r)
 		r->p++;
 }
 
+/* Steps over n bytes, or to the end of text that did not come from the scanner. */
+static void
+step(struct reader *r, size_t n)
+{
+	r->p += (size_t)(r->end - r->p) < n ? (size_t)(r->end - r->p) : n;
+}
+
 /* Raises the error for text that did not come from the scanner. */
 static void
 unchecked(struct reader *r)
@@ -203,7 +210,7 @@ read_string(struct reader *r)
 	size_t len;
 
 	while (r->p < r->end && *r->p != '"') {
-		if (*r->p == '\\') {
+		if (*r->p == '\\' && r->end - r->p > 1) {
 			escaped = true;
 			r->p++;
 		}
@@ -234,6 +241,24 @@ number_char(char c, bool *real)
 	return false;
 }
 
+/* Pushes the real number token text[0..len). */
+static void
+read_real(lua_State *L, const char *text, size_t len)
+{
+	double d;
+
+	if (len < 64) {
+		lua_pushnumber(L, (lua_Number)tt_json_real(text, len));
+		return;
+	}
+
+	/* A long token is copied through a Lua string, so running out of memory raises. */
+	lua_pushlstring(L, text, len);
+	d = strtod(lua_tostring(L, -1), NULL);
+	lua_pop(L, 1);
+	lua_pushnumber(L, (lua_Number)d);
+}
+
 static void
 read_number(struct reader *r)
 {
@@ -244,7 +269,7 @@ read_number(struct reader *r)
 	while (r->p < r->end && number_char(*r->p, &real))
 		r->p++;
 	if (real) {
-		lua_pushnumber(r->L, (lua_Number)tt_json_real(begin, (size_t)(r->p - begin)));
+		read_real(r->L, begin, (size_t)(r->p - begin));
 		return;
 	}
 	if (tt_json_integer(&(struct tt_json_value){ TT_JSON_INTEGER, begin,
@@ -295,7 +320,7 @@ read_items(struct reader *r, bool object, char close)
 		if (object) {
 			read_string(r);
 			skip_space(r);
-			r->p++;		/* the ':' */
+			step(r, 1);	/* the ':' */
 			skip_space(r);
 		}
 		read_value(r, 1);
@@ -351,18 +376,18 @@ read_value(struct reader *r, int nested)
 		break;
 	case 't':
 		lua_pushboolean(L, 1);
-		r->p += 4;
+		step(r, 4);
 		break;
 	case 'f':
 		lua_pushboolean(L, 0);
-		r->p += 5;
+		step(r, 5);
 		break;
 	case 'n':
 		if (nested)
 			tt_luajson_push_null(L);
 		else
 			lua_pushnil(L);
-		r->p += 4;
+		step(r, 4);
 		break;
 	default:
 		read_number(r);

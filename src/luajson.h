@@ -32,7 +32,9 @@ int tt_luajson_is_object(lua_State *L, int idx);
  * Pushes the JSON value in text[0..len), which must have passed the scanner
  * (tt_json_validate or tt_json_scan_object), as a Lua value: a top-level
  * null becomes nil, a null inside a table becomes the sentinel. Raises a
- * memory error, or an error when text was not checked.
+ * memory error. Text that did not pass the scanner is read without going
+ * past its end or overrunning a buffer, but it may raise an error or give
+ * wrong values.
  */
 void tt_luajson_push_text(lua_State *L, const char *text, size_t len);
 

@@ -789,6 +789,136 @@ Test(envelope, checks_src_and_id)
 	cr_assert_eq(tt_id_check("AAAAAAAAAAAAAAA.", 16), -1);
 }
 
+/* Verifies body signed on TOPIC1 into msg, which the caller clears, and stores the payload. */
+static enum tt_reason
+verify_body_into(const char *body, struct tt_message *msg, char **payload)
+{
+	size_t len;
+
+	*payload = seal_len("k1", KEY, TOPIC1, body, strlen(body), &len);
+	return tt_envelope_verify(&opts, TOPIC1, *payload, len, msg);
+}
+
+Test(envelope, copy_of_empty_message_stays_empty)
+{
+	struct tt_message empty = { 0 }, copy;
+
+	cr_assert_eq(tt_message_copy(&copy, &empty), 0);
+	cr_assert_null(copy.data, "an empty message has no data text");
+	cr_assert_eq(copy.data_len, 0);
+	tt_message_clear(&copy);
+}
+
+Test(envelope, copy_keeps_data_after_payload_is_freed)
+{
+	struct tt_message msg, copy;
+	char *payload;
+
+	cr_assert_eq(verify_body_into(HEAD "\"data\":{\"a\":[1,\"x\"]}", &msg, &payload), TT_OK);
+	cr_assert_eq(tt_message_copy(&copy, &msg), 0);
+	tt_message_clear(&msg);
+	free(payload);
+	cr_assert_eq(copy.data_len, strlen("{\"a\":[1,\"x\"]}"));
+	cr_assert_eq(memcmp(copy.data, "{\"a\":[1,\"x\"]}", copy.data_len), 0);
+	cr_assert_str_eq(copy.id, "AAAAAAAAAAAAAAAAAAAAAA");
+	tt_message_clear(&copy);
+	cr_assert_null(copy.data);
+}
+
+Test(envelope, sign_rejects_overlong_topic_as_invalid)
+{
+	struct tt_sign_input in = {
+		.src = "api", .ts = 1, .id = "AAAAAAAAAAAAAAAAAAAAAA", .data = "1", .data_len = 1,
+	};
+	char topic[TT_TOPIC_MAX + 2];
+	size_t len;
+
+	memset(topic, 'a', sizeof(topic) - 1);
+	topic[sizeof(topic) - 1] = '\0';
+	in.topic = topic;
+	errno = 0;
+	cr_assert_null(tt_envelope_sign(tt_keyring_signer(ring), &in, &len));
+	cr_assert_eq(errno, EINVAL, "a topic longer than any valid topic is invalid input, "
+		     "not an HMAC failure");
+}
+
+/* jansson 2.14 skipped a raw NUL right after a number, so the parser before the scanner accepted this. */
+Test(envelope, rejects_nul_after_number_in_signed_body)
+{
+	static const char body[] = HEAD "\"data\":1\0";
+	size_t len;
+	char *p = seal_len("k1", KEY, TOPIC1, body, sizeof(body) - 1, &len);
+
+	cr_assert_eq(verify_len(TOPIC1, p, len), TT_BAD_JSON);
+	free(p);
+}
+
+Test(envelope, rejects_sig_name_spelled_with_escape)
+{
+	cr_assert_eq(verify_body(HEAD "\"data\":1,\"\\u0073ig\":\"k1.x\""), TT_BAD_JSON);
+	cr_assert_eq(verify_body(HEAD "\"\\u0073\\u0069\\u0067\":1,\"data\":1"), TT_BAD_JSON);
+}
+
+Test(envelope, reads_member_names_spelled_with_escapes)
+{
+	struct tt_message msg;
+	char *payload;
+
+	cr_assert_eq(verify_body_into("{\"\\u0076\":1,\"src\":\"\\u0061pi\",\"t\\u0073\":7,"
+				      "\"id\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"h\\u006fp\":2,"
+				      "\"d\\u0061ta\":[1]", &msg, &payload), TT_OK);
+	cr_assert_str_eq(msg.src, "api");
+	cr_assert_eq(msg.ts, 7);
+	cr_assert_eq(msg.hop, 2);
+	cr_assert_eq(msg.data_len, 3);
+	cr_assert_eq(memcmp(msg.data, "[1]", 3), 0);
+	tt_message_clear(&msg);
+	free(payload);
+}
+
+/* Builds HEAD "data": and an object of n members k0..k(n-1), then extra before the closing brace. */
+static char *
+data_object(int n, const char *extra)
+{
+	size_t size = strlen(HEAD) + 16 + (size_t)n * 16 + strlen(extra);
+	char *body = malloc(size);
+	size_t len;
+
+	cr_assert_not_null(body);
+	len = (size_t)snprintf(body, size, HEAD "\"data\":{");
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(body + len, size - len, "%s\"k%d\":%d", i > 0 ? "," : "", i, i);
+	snprintf(body + len, size - len, "%s}", extra);
+	return body;
+}
+
+/* 16 members are compared pairwise and 17 are sorted: a duplicate must fail either way. */
+Test(envelope, rejects_duplicates_around_sort_threshold)
+{
+	static const int sizes[] = { 15, 16, 17, 40 };
+	char *body;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		body = data_object(sizes[i], "");
+		cr_assert_eq(verify_body(body), TT_OK, "%d members", sizes[i]);
+		free(body);
+		body = data_object(sizes[i] - 1, ",\"k0\":0");
+		cr_assert_eq(verify_body(body), TT_BAD_JSON, "%d members, k0 twice", sizes[i]);
+		free(body);
+		body = data_object(sizes[i] - 1, ",\"\\u006b0\":0");
+		cr_assert_eq(verify_body(body), TT_BAD_JSON, "%d members, k0 escaped", sizes[i]);
+		free(body);
+	}
+}
+
+Test(envelope, rejects_integer_fields_past_int64)
+{
+	cr_assert_eq(verify_body("{\"v\":1,\"src\":\"api\",\"ts\":9223372036854775808,"
+				 "\"id\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"data\":1"), TT_BAD_JSON);
+	cr_assert_eq(verify_body(HEAD "\"hop\":9223372036854775807,\"data\":1"), TT_OK);
+	cr_assert_eq(verify_body(HEAD "\"hop\":-9223372036854775808,\"data\":1"), TT_BAD_FIELD);
+}
+
 /* Keyring: copies, lookups, limits, fingerprints and key files. */
 
 Test(keyring, adds_and_finds_keys)

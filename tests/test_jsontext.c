@@ -352,3 +352,170 @@ Test(jsontext, string_reader_checks_room)
 	cr_assert_eq(tt_json_string(&(struct tt_json_value){ TT_JSON_INTEGER, "1", 1 }, out,
 				    sizeof(out)), -1);
 }
+
+/* The exception that jsontext.h names: jansson skips a raw NUL only right after a number or a literal. */
+Test(jsontext, nul_after_token_splits_from_jansson)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		bool jansson;
+	} cases[] = {
+		{ "[1\0]", 4, true }, { "[true\0]", 7, true }, { "{\"a\":null\0}", 11, true },
+		{ "7\0", 2, true }, { "[\0 1]", 5, false }, { "[\"a\"\0]", 6, false },
+		{ "[[]\0]", 5, false }, { "[1 \0]", 5, false }, { "{\0}", 3, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(jansson_accepts(cases[i].text, cases[i].len), cases[i].jansson,
+			     "jansson on case %zu", i);
+		cr_assert_eq(tt_json_validate(cases[i].text, cases[i].len, DEPTH, NULL), -1,
+			     "scanner on case %zu", i);
+	}
+}
+
+/*
+ * Every proper prefix of an object is invalid. Each is copied to a heap
+ * block of its exact size, so valgrind or the address sanitizer detects any
+ * read past the end, such as one inside an escape cut short.
+ */
+Test(jsontext, rejects_every_cut_without_reading_past_end)
+{
+	static const char text[] = "{\"k\\u00e9\":[-1.5e+3,true,false,null,\"\\ud83d\\ude00\\n\","
+				   "\"K\xc3\xbc\xe2\x82\xac\xf0\x9f\x92\xa1\",{\"\\\"\":-0}],\"n\":12345}";
+	size_t len = sizeof(text) - 1;
+
+	assert_valid(text);
+	for (size_t cut = 0; cut < len; cut++) {
+		char *copy = malloc(cut > 0 ? cut : 1);
+
+		cr_assert_not_null(copy);
+		memcpy(copy, text, cut);
+		cr_assert_eq(tt_json_validate(copy, cut, DEPTH, NULL), -1, "prefix of %zu bytes", cut);
+		cr_assert_eq(tt_json_scan_object(copy, cut, DEPTH, NULL, NULL, NULL), -1,
+			     "object prefix of %zu bytes", cut);
+		free(copy);
+	}
+}
+
+Test(jsontext, checks_surrogate_pairs_like_jansson)
+{
+	assert_valid("\"\\uD83D\\uDE00\"");
+	assert_valid("\"\\udbff\\udfff\"");
+	assert_valid("\"\\ud800\\udc00\"");
+	assert_invalid("\"\\udc00\\ud800\"", "unpaired low surrogate");
+	assert_invalid("\"\\ud800\\ud800\"", "unpaired high surrogate");
+	assert_invalid("\"\\ud800\\\\udc00\"", "unpaired high surrogate");
+	assert_invalid("\"\\ud800\\u0000\"", "unpaired high surrogate");
+	assert_invalid("\"\\ud800\\udc0g\"", "unpaired high surrogate");
+	assert_invalid("[\"\\ud800\"]", "unpaired high surrogate");
+}
+
+/* Builds an object of n members named k0..k(n-1), then extra before the closing brace. */
+static void
+object_text(char *text, size_t size, int n, const char *extra)
+{
+	size_t len = (size_t)snprintf(text, size, "{");
+
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, size - len, "%s\"k%d\":%d", i > 0 ? "," : "", i, i);
+	snprintf(text + len, size - len, "%s}", extra);
+}
+
+/* Objects of up to 16 members are compared pairwise and larger ones sorted: both paths must agree. */
+Test(jsontext, finds_duplicates_around_pairwise_limit)
+{
+	char text[2048];
+
+	for (int n = 14; n <= 19; n++) {
+		object_text(text, sizeof(text), n, "");
+		assert_valid(text);
+		object_text(text, sizeof(text), n - 1, ",\"k0\":0");
+		assert_invalid(text, "duplicate member name");
+		object_text(text, sizeof(text), n - 1, ",\"\\u006b0\":0");
+		assert_invalid(text, "duplicate member name");
+		object_text(text, sizeof(text), n - 1, ",\"k1\\u0030\":0");
+		if (n - 1 > 10)
+			assert_invalid(text, "duplicate member name");
+		else
+			assert_valid(text);
+	}
+
+	/* Names that are prefixes of one another, or differ only past a common prefix, are distinct. */
+	assert_valid("{\"a\":1,\"ab\":2,\"abc\":3,\"\":4,\"b\":5,\"ba\":6,\"k0\":7,\"k00\":8,\"k1\":9,"
+		     "\"k10\":10,\"k2\":11,\"k3\":12,\"k4\":13,\"k5\":14,\"k6\":15,\"k7\":16,\"k8\":17}");
+}
+
+/*
+ * Escaped names are unescaped into one buffer as large as the text. A text
+ * made almost only of escaped names fills most of it, across nested objects
+ * that close and reopen.
+ */
+Test(jsontext, unescapes_many_escaped_names)
+{
+	static const char unit[] = "\"\\u0061\\u00e9\\ud83d\\ude00\"";
+	char *text = malloc(64 * 1024);
+	size_t len = 0;
+
+	cr_assert_not_null(text);
+	text[len++] = '[';
+	for (int i = 0; i < 200; i++) {
+		len += (size_t)sprintf(text + len, "%s{%s:{%s:%d,\"x%d\":[]}}", i > 0 ? "," : "", unit,
+				       unit, i, i);
+	}
+	text[len++] = ']';
+	cr_assert_eq(tt_json_validate(text, len, DEPTH, NULL), 0);
+	cr_assert(jansson_accepts(text, len));
+
+	/* The same text with a duplicate escaped name in its last object. */
+	len -= 2;
+	len += (size_t)sprintf(text + len, ",{%s:1,\"a\xc3\xa9\xf0\x9f\x98\x80\":2}]", unit);
+	cr_assert_eq(tt_json_validate(text, len, DEPTH, NULL), -1);
+	cr_assert(!jansson_accepts(text, len));
+	free(text);
+}
+
+/* A real whose mantissa runs to thousands of digits is read in full, not cut at a buffer's size. */
+Test(jsontext, checks_reals_with_long_mantissas)
+{
+	size_t n = 5000;
+	char *text = malloc(n + 16);
+
+	cr_assert_not_null(text);
+	memset(text, '9', n);
+	memcpy(text + n, "e-4700", 6);
+	cr_assert_eq(tt_json_validate(text, n + 6, DEPTH, NULL), 0, "about 1e300");
+	cr_assert(jansson_accepts(text, n + 6));
+	memcpy(text + n, "e-4690", 6);
+	cr_assert_eq(tt_json_validate(text, n + 6, DEPTH, NULL), -1, "about 1e310");
+	cr_assert(!jansson_accepts(text, n + 6));
+	text[0] = '0';
+	text[1] = '.';
+	memcpy(text + n, "e+9999", 6);
+	cr_assert_eq(tt_json_validate(text, n + 6, DEPTH, NULL), -1, "0.99... e9999");
+	free(text);
+}
+
+/* Text that never passed the scanner: the unescaper stops and writes no more than it read. */
+Test(jsontext, unescape_stops_at_broken_escape)
+{
+	static const struct {
+		const char *text;
+		size_t expected;
+	} cases[] = {
+		{ "ab\\", 2 }, { "ab\\u12", 2 }, { "ab\\u12g4cd", 2 }, { "ab\\x", 2 },
+		{ "ab\\ud83d", 2 }, { "ab\\ud83d\\u00", 2 }, { "ab\\ud83dxxxxxx", 2 },
+		{ "ab\\ud83d\\u0041", 2 }, { "\\n\\", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].text);
+		/* Exactly len bytes, so the address sanitizer catches a write past them. */
+		char *out = malloc(len);
+
+		cr_assert_not_null(out);
+		cr_assert_eq(tt_json_unescape(cases[i].text, len, out), cases[i].expected, "%s",
+			     cases[i].text);
+		free(out);
+	}
+}

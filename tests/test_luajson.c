@@ -911,6 +911,37 @@ push_arg(lua_State *l)
 	return 1;
 }
 
+/* Text that never passed the scanner raises or reads wrongly, but stays within its bounds. */
+Test(luajson, unchecked_text_stays_in_bounds)
+{
+	static const char *const texts[] = {
+		"\"abc\\u\"", "\"abc\\", "[tru", "[1,", "{\"a\"", "{\"a\":", "{\"a\":1,", "f", "-", "[:]",
+		"{a:1}", "\"\\ud83d\"",
+	};
+	size_t long_len = 5004;
+	char *long_text = malloc(long_len);
+
+	cr_assert_not_null(long_text);
+	long_text[0] = '"';
+	memset(long_text + 1, 'a', 5000);
+	memcpy(long_text + 5001, "\\u\"", 3);
+	for (size_t i = 0; i <= sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = i < sizeof(texts) / sizeof(texts[0]) ? strlen(texts[i]) : long_len;
+		/* An exact-size copy, so the address sanitizer catches a read past it. */
+		char *copy = malloc(len);
+
+		cr_assert_not_null(copy);
+		memcpy(copy, i < sizeof(texts) / sizeof(texts[0]) ? texts[i] : long_text, len);
+		lua_pushcfunction(L, push_arg);
+		lua_pushlightuserdata(L, copy);
+		lua_pushinteger(L, (lua_Integer)len);
+		lua_pcall(L, 2, 1, 0);
+		lua_pop(L, 1);
+		free(copy);
+	}
+	free(long_text);
+}
+
 Test(luajson, push_under_memory_cap_leaks_nothing)
 {
 	struct capped c;
@@ -937,4 +968,112 @@ Test(luajson, push_under_memory_cap_leaks_nothing)
 	lua_close(l);
 	free(text);
 	cr_assert_eq(c.used, 0);
+}
+
+/* Checks text, then pushes it in protected mode with push_arg. Returns the lua_pcall result. */
+static int
+pushjson_protected(const char *text, size_t len, int max_depth)
+{
+	cr_assert_eq(tt_json_validate(text, len, max_depth, NULL), 0, "invalid test JSON");
+	lua_pushcfunction(L, push_arg);
+	lua_pushlightuserdata(L, (void *)text);
+	lua_pushinteger(L, (lua_Integer)len);
+	return lua_pcall(L, 2, 1, 0);
+}
+
+Test(luajson, reads_escapes_in_names_and_values)
+{
+	pushjson("{\"\\u00e9\\/\":\"\\ud83d\\ude00\\t\\\"\",\"a\\\\b\":[\"\\u0041\\u20AC\",\"\\b\\f\\r\\n\"]}");
+	lua_getfield(L, -1, "\xc3\xa9/");
+	cr_assert_str_eq(lua_tostring(L, -1), "\xf0\x9f\x98\x80\t\"");
+	lua_pop(L, 1);
+	lua_getfield(L, -1, "a\\b");
+	lua_rawgeti(L, -1, 1);
+	cr_assert_str_eq(lua_tostring(L, -1), "A\xe2\x82\xac");
+	lua_rawgeti(L, -2, 2);
+	cr_assert_str_eq(lua_tostring(L, -1), "\b\f\r\n");
+}
+
+/* A real of 64 characters or more goes through the heap copy in tt_json_real. */
+Test(luajson, reads_long_real_tokens)
+{
+	static const char text[] = "[0.00000000000000000000000000000000000000000000000000000000000000000000000125e3,"
+				   "123456789012345678901234567890123456789012345678901234567890123456789.5]";
+
+	pushjson(text);
+	lua_rawgeti(L, -1, 1);
+	cr_assert_not(lua_isinteger(L, -1));
+	cr_assert_eq(lua_tonumber(L, -1), 1.25e-69);
+	lua_rawgeti(L, -2, 2);
+	cr_assert_eq(lua_tonumber(L, -1), 123456789012345678901234567890123456789012345678901234567890123456789.5);
+}
+
+/*
+ * The reader keeps up to 16 items of every open container on the Lua stack.
+ * At 999 levels, each with 15 members before the nested one, that is about
+ * 31000 slots (15 pairs and a key per level). The stack must not overflow,
+ * and no item may be lost.
+ */
+Test(luajson, reads_deep_nesting_with_full_batches)
+{
+	int levels = 999;
+	size_t cap = (size_t)levels * 128, len = 0;
+	char *text = malloc(cap);
+
+	cr_assert_not_null(text);
+	for (int i = 0; i < levels; i++) {
+		len += (size_t)snprintf(text + len, cap - len, "{");
+		for (int k = 0; k < 15; k++)
+			len += (size_t)snprintf(text + len, cap - len, "\"m%d\":%d,", k, k);
+		len += (size_t)snprintf(text + len, cap - len, "\"z\":");
+	}
+	len += (size_t)snprintf(text + len, cap - len, "\"end\"");
+	for (int i = 0; i < levels; i++)
+		text[len++] = '}';
+
+	cr_assert_eq(pushjson_protected(text, len, 1000), LUA_OK, "%s", lua_tostring(L, -1));
+	for (int i = 0; i < levels; i++) {
+		lua_getfield(L, -1, "m14");
+		cr_assert_eq(lua_tointeger(L, -1), 14, "level %d", i);
+		lua_pop(L, 1);
+		lua_getfield(L, -1, "z");
+		lua_remove(L, -2);
+	}
+	cr_assert_str_eq(lua_tostring(L, -1), "end");
+	free(text);
+}
+
+Test(luajson, reads_large_containers_in_order)
+{
+	size_t cap = 64 * 1024, len = 0;
+	char *text = malloc(cap);
+
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text, cap, "{\"a\":[");
+	for (int i = 1; i <= 1000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s%d", i > 1 ? "," : "", i);
+	len += (size_t)snprintf(text + len, cap - len, "],\"o\":{");
+	for (int i = 1; i <= 1000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s\"\\u006b%d\":%d", i > 1 ? "," : "", i, i);
+	len += (size_t)snprintf(text + len, cap - len, "}}");
+
+	cr_assert_eq(pushjson_protected(text, len, DEPTH), LUA_OK, "%s", lua_tostring(L, -1));
+	lua_getfield(L, -1, "a");
+	cr_assert_eq(lua_rawlen(L, -1), 1000);
+	for (int i = 1; i <= 1000; i++) {
+		lua_rawgeti(L, -1, i);
+		cr_assert_eq(lua_tointeger(L, -1), i, "a[%d]", i);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, -1, "o");
+	for (int i = 1; i <= 1000; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		lua_getfield(L, -1, key);
+		cr_assert_eq(lua_tointeger(L, -1), i, "o.%s", key);
+		lua_pop(L, 1);
+	}
+	free(text);
 }

@@ -4,7 +4,8 @@
  * back: the input is JSON text. The target aborts when the scanner
  * (tt_json_validate) and jansson (any type at the top, duplicate keys
  * rejected) disagree on whether the text is valid, for texts at most 64
- * levels deep and without a raw NUL byte, which the scanner always rejects. A valid value is pushed into a new Lua state with
+ * levels deep and without a raw NUL byte, which the scanner always
+ * rejects. A valid value is pushed into a new Lua state with
  * tt_luajson_push_text, encoded back with tt_luajson_encode, and the text
  * is parsed again. The target aborts when the encoder rejects the value or
  * when the parsed text is not json_equal to the input value. Reals may be
@@ -80,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (tt_json_check_depth((const char *)data, size, DEPTH) == -1)
 		return 0;
 	scanned = tt_json_validate((const char *)data, size, DEPTH, &serr);
-	/* jansson 2.14 skips a raw NUL byte between tokens; the scanner rejects every raw NUL. */
+	/* jansson 2.14 skips a raw NUL right after a number or a literal, but the scanner rejects every raw NUL. */
 	if (memchr(data, '\0', size) != NULL) {
 		if (scanned == 0)
 			abort();
