@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* tattletale emit: sign and publish one message, then wait until the broker has it. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "cli.h"
 #include "cmd.h"
 #include "envelope.h"
+#include "jsontext.h"
 #include "log.h"
 #include "sender.h"
 
@@ -70,20 +70,27 @@ read_stdin(size_t max, size_t *len)
 	return buf;
 }
 
+static bool
+isjsonspace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /*
  * Checks that text is one JSON value within the limits and trims the
  * whitespace around it. The value is then sent byte for byte as written.
+ * It is checked with the scanner that receivers use, so emit sends only
+ * what they accept.
  */
 static int
 check_value(char *text, size_t *len, const struct tt_config *cfg)
 {
-	json_error_t jerr;
-	json_t *v;
+	struct tt_json_error jerr;
 	size_t start = 0, end = *len;
 
-	while (start < end && strchr(" \t\r\n", text[start]) != NULL)
+	while (start < end && isjsonspace(text[start]))
 		start++;
-	while (end > start && strchr(" \t\r\n", text[end - 1]) != NULL)
+	while (end > start && isjsonspace(text[end - 1]))
 		end--;
 	memmove(text, text + start, end - start);
 	*len = end - start;
@@ -104,13 +111,11 @@ check_value(char *text, size_t *len, const struct tt_config *cfg)
 			cfg->limits.depth - 1);
 		return -1;
 	}
-	v = json_loadb(text, *len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL) {
-		fprintf(stderr, "tattletale emit: invalid JSON value at column %d: %s\n", jerr.column,
-			jerr.text);
+	if (tt_json_validate(text, *len, cfg->limits.depth - 1, &jerr) < 0) {
+		fprintf(stderr, "tattletale emit: invalid JSON value at byte %zu: %s\n",
+			jerr.offset + 1, jerr.message);
 		return -1;
 	}
-	json_decref(v);
 	return 0;
 }
 
