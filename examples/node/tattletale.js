@@ -202,6 +202,9 @@ function encode(value) {
 			throw new RangeError(`tattletale: cannot emit the non-finite number ${v}`);
 		if ((typeof v === 'string' && LONE_SURROGATE.test(v)) || LONE_SURROGATE.test(k))
 			throw new RangeError('tattletale: cannot emit a string with an unpaired surrogate');
+		// Receivers reject \u0000, which JSON.stringify writes for a NUL character.
+		if ((typeof v === 'string' && v.includes('\u0000')) || k.includes('\u0000'))
+			throw new RangeError('tattletale: cannot emit a string with a NUL character');
 		return v;
 	});
 	if (text === undefined) throw new TypeError(`tattletale: cannot emit a ${typeof value}`);

@@ -210,3 +210,10 @@ test('node rejects nothing from router', () => {
 	for (const [reason, count] of Object.entries(tt.rejected))
 		assert.equal(count, 0, `rejected as ${reason}`);
 });
+
+test('emit throws on values receivers reject', () => {
+	assert.throws(() => tt.event('a', 'b', 'x\u0000y'), /NUL character/);
+	assert.throws(() => tt.event('a', 'b', { ['k\u0000']: 1 }), /NUL character/);
+	assert.throws(() => tt.event('a', 'b', [NaN]), /non-finite/);
+	assert.throws(() => tt.event('a', 'b', '\ud800'), /unpaired surrogate/);
+});
