@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tattletale emit: sign and publish one message, then wait until the broker has it. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +69,6 @@ read_stdin(size_t max, size_t *len)
 	return buf;
 }
 
-static bool
-isjsonspace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /*
  * Checks that text is one JSON value within the limits and trims the
  * whitespace around it. The value is then sent byte for byte as written.
@@ -88,9 +81,9 @@ check_value(char *text, size_t *len, const struct tt_config *cfg)
 	struct tt_json_error jerr;
 	size_t start = 0, end = *len;
 
-	while (start < end && isjsonspace(text[start]))
+	while (start < end && tt_json_isspace(text[start]))
 		start++;
-	while (end > start && isjsonspace(text[end - 1]))
+	while (end > start && tt_json_isspace(text[end - 1]))
 		end--;
 	memmove(text, text + start, end - start);
 	*len = end - start;

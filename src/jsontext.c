@@ -51,7 +51,7 @@ fail(struct scanner *s, const char *message)
 static void
 skip_space(struct scanner *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+	while (s->p < s->end && tt_json_isspace((char)*s->p))
 		s->p++;
 }
 
@@ -566,7 +566,7 @@ tt_json_integer(const struct tt_json_value *value, int64_t *out)
 double
 tt_json_real(const char *text, size_t len)
 {
-	char local[64], *copy = local;
+	char local[TT_JSON_SHORT_NUMBER], *copy = local;
 	double d;
 
 	/* strtod needs a terminated string, but a checked number ends at a delimiter, not at a NUL. */

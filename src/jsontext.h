@@ -5,11 +5,13 @@
  * Lua bridge then reads values straight from the checked text, so a
  * received message is never turned into a tree.
  *
- * Strict means RFC 8259 plus: valid UTF-8 in every string, no NUL either
- * raw or as \u0000, no unpaired surrogate escape, no member name twice in
- * one object (compared after unescaping), integers within int64_t, reals
- * that do not overflow a double, and at most max_depth nested arrays and
- * objects. These are the rules jansson 2.14 applies with
+ * Strict means RFC 8259 plus these rules:
+ * - valid UTF-8 in every string;
+ * - no NUL, neither raw nor as \u0000, and no unpaired surrogate escape;
+ * - no member name twice in one object, compared after unescaping;
+ * - integers within int64_t and reals that do not overflow a double;
+ * - at most max_depth nested arrays and objects.
+ * These are the rules jansson 2.14 applies with
  * JSON_REJECT_DUPLICATES after tt_json_check_depth, and
  * tests/fuzz/fuzz_luajson.c checks that both agree, with two exceptions.
  * jansson skips a raw NUL byte that directly follows a number or a literal
@@ -34,6 +36,13 @@ enum tt_json_type {
 	TT_JSON_ARRAY,
 	TT_JSON_OBJECT,
 };
+
+/* Whether c is JSON whitespace: space, tab, line feed or carriage return (RFC 8259). */
+static inline bool
+tt_json_isspace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* One value inside a checked text: its type and its bytes, quotes included for a string. */
 struct tt_json_value {
@@ -76,7 +85,13 @@ int tt_json_scan_object(const char *text, size_t len, int max_depth, tt_json_mem
 /* Reads an integer value from a checked text. Returns 0, or -1 when value is not an integer. */
 int tt_json_integer(const struct tt_json_value *value, int64_t *out);
 
-/* Reads a number token from a checked text as a double. Returns NaN when memory ran out. */
+/* Number tokens shorter than this many bytes convert without allocating memory. */
+#define TT_JSON_SHORT_NUMBER 64
+
+/*
+ * Reads a number token from a checked text as a double. Returns NaN when
+ * the token is at least TT_JSON_SHORT_NUMBER bytes long and memory ran out.
+ */
 double tt_json_real(const char *text, size_t len);
 
 /*

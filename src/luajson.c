@@ -183,7 +183,7 @@ static void read_value(struct reader *r, int nested);
 static void
 skip_space(struct reader *r)
 {
-	while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+	while (r->p < r->end && tt_json_isspace(*r->p))
 		r->p++;
 }
 
@@ -247,7 +247,7 @@ read_real(lua_State *L, const char *text, size_t len)
 {
 	double d;
 
-	if (len < 64) {
+	if (len < TT_JSON_SHORT_NUMBER) {
 		lua_pushnumber(L, (lua_Number)tt_json_real(text, len));
 		return;
 	}
@@ -311,7 +311,7 @@ read_items(struct reader *r, bool object, char close)
 {
 	lua_State *L = r->L;
 	int t = lua_gettop(L) + 1, n = 0;
-	bool made = false;
+	bool have_table = false;
 	lua_Integer next = 0;
 
 	luaL_checkstack(L, 2 * ITEM_BATCH + 4, "JSON value nested too deeply");
@@ -331,11 +331,11 @@ read_items(struct reader *r, bool object, char close)
 		}
 
 		if (++n == ITEM_BATCH) {
-			if (!made) {
+			if (!have_table) {
 				newmarked(L, object ? &object_key : &array_key,
 					  object ? 0 : ITEM_BATCH, object ? ITEM_BATCH : 0);
 				lua_insert(L, t);
-				made = true;
+				have_table = true;
 			}
 			store_items(L, t, n, object, &next);
 			n = 0;
@@ -345,7 +345,7 @@ read_items(struct reader *r, bool object, char close)
 		unchecked(r);
 	r->p++;
 
-	if (!made) {
+	if (!have_table) {
 		newmarked(L, object ? &object_key : &array_key, object ? 0 : (size_t)n,
 			  object ? (size_t)n : 0);
 		lua_insert(L, t);
