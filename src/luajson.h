@@ -40,10 +40,12 @@ void tt_luajson_push_text(lua_State *L, const char *text, size_t len);
 
 /*
  * Encodes the Lua value at idx as compact JSON and pushes the text as a
- * string. Rejects non-finite numbers, strings that are not valid UTF-8 or
- * that contain a NUL byte (receivers reject \u0000), cycles, tables deeper
- * than max_depth, tables with keys that are neither a sequence nor all
- * strings, functions, userdata and threads, and output over max_len bytes. Returns 0, or -1 with a message in err and nothing pushed.
+ * string. It rejects non-finite numbers, and strings that are not valid
+ * UTF-8 or that contain a NUL byte (receivers reject \u0000). It also
+ * rejects cycles, tables deeper than max_depth, tables with keys that are
+ * neither a sequence nor all strings, functions, userdata and threads, and
+ * output over max_len bytes. Returns 0, or -1 with a message in err and
+ * nothing pushed.
  * May raise a memory error; it then leaks nothing.
  *
  * A table at the top level is at depth 1; a max_depth above

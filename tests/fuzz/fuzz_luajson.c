@@ -2,10 +2,10 @@
 /*
  * libFuzzer target for the JSON scanner and the JSON to Lua conversion and
  * back: the input is JSON text. The target aborts when the scanner
- * (tt_json_validate) and jansson (any type at the top, duplicate keys
- * rejected) disagree on whether the text is valid, for texts at most 64
- * levels deep and without a raw NUL byte, which the scanner always
- * rejects. A valid value is pushed into a new Lua state with
+ * (tt_json_validate) and jansson disagree on whether the text is valid.
+ * jansson runs with any type allowed at the top and duplicate keys
+ * rejected. The comparison covers texts at most 64 levels deep and without
+ * a raw NUL byte, which the scanner always rejects. A valid value is pushed into a new Lua state with
  * tt_luajson_push_text, encoded back with tt_luajson_encode, and the text
  * is parsed again. The target aborts when the encoder rejects the value or
  * when the parsed text is not json_equal to the input value. Reals may be
