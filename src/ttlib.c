@@ -322,10 +322,29 @@ tt_ttlib_push_message(lua_State *L, const struct tt_ttlib *lib, const struct tt_
 	lua_setfield(L, -2, "retained");
 }
 
+/*
+ * Returns how many of the three arguments src, value and meta the function
+ * on top of the stack can see: its fixed parameters, at most 3, or 3 when
+ * it takes "...". Lua drops the arguments past the fixed parameters of a
+ * function without "...", so the router need not build them: a handler
+ * written function(src, v) never gets the meta table.
+ */
+static int
+handler_arity(lua_State *L)
+{
+	lua_Debug ar;
+
+	lua_pushvalue(L, -1);
+	if (!lua_getinfo(L, ">u", &ar) || ar.isvararg || ar.nparams >= 3)
+		return 3;
+	return ar.nparams < 1 ? 1 : ar.nparams;
+}
+
 int
 tt_ttlib_invoke(lua_State *L)
 {
 	struct tt_ttlib_call *call = lua_touserdata(L, 1);
+	int nargs;
 
 	lua_settop(L, 0);
 	luaL_checkstack(L, 4, NULL);
@@ -336,7 +355,17 @@ tt_ttlib_invoke(lua_State *L)
 		lua_call(L, 0, 0);
 		return 0;
 	}
+	nargs = handler_arity(L);
 	lua_pushstring(L, call->msg->src);
+	if (nargs < 3) {
+		/* The value alone: the handler has no parameter for the meta table. */
+		if (nargs == 2 && call->msg->data != NULL)
+			tt_luajson_push_text(L, call->msg->data, call->msg->data_len);
+		else if (nargs == 2)
+			lua_pushnil(L);
+		lua_call(L, nargs, 0);
+		return 0;
+	}
 	tt_ttlib_push_message(L, call->lib, call->msg, call->retained);
 	lua_call(L, 3, 0);
 	return 0;

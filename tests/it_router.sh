@@ -35,6 +35,12 @@ tt.event("stop", "once", function(src, value)
   tt.event("seen", "once", value)
   tt.event("stop", "once")
 end)
+-- Handlers see the arguments their parameters ask for: "..." gets all three.
+tt.event("arity", "all", function(...)
+  local src, value, meta = ...
+  tt.event("seen", "all", { n = select("#", ...), src = src, value = value, name = meta.name })
+end)
+tt.event("arity", "src", function(src) tt.event("seen", "src", src) end)
 LUA
 # A rule that fails on every message, next to one that keeps working.
 cat > "$rules/50-broken.lua" <<'LUA'
@@ -66,7 +72,7 @@ log=$TT_TMP/router.log
 acks=$(tt_subacks)
 tt_router_start "$cfg"
 main_pid=$ROUTER_PID
-tt_wait_subacks $((acks + 10))
+tt_wait_subacks $((acks + 12))
 emit() { "$TT_BIN" emit -c "$cfg" --app api "$@" >/dev/null; }
 
 # Watch everything the rules emit.
@@ -115,6 +121,13 @@ emit event stop once '"second"'
 emit event wild gamma 3
 tt_wait_line "$TT_TMP/all.out" '"ns":"seen","name":"wild"' '"data":"gamma"' 5
 tt_check "stop listening: the handler ran once" test "$(tt_count "$TT_TMP/all.out" '"ns":"seen","name":"once"')" -eq 1
+
+emit event arity all '[7]'
+tt_check "a handler with ... gets src, value and meta" tt_wait_line "$TT_TMP/all.out" \
+	'"ns":"seen","name":"all"' '"data":{"n":3,"name":"all","src":"api","value":[7]}}' 5
+emit event arity src '[8]'
+tt_check "a handler with one parameter gets src" tt_wait_line "$TT_TMP/all.out" \
+	'"ns":"seen","name":"src"' '"data":"api"}' 5
 
 # 4. A failing rule is logged with file:line and the rule beside it keeps working.
 for i in 1 2 3; do emit event fail now "$i"; done
