@@ -323,11 +323,9 @@ tt_ttlib_push_message(lua_State *L, const struct tt_ttlib *lib, const struct tt_
 }
 
 /*
- * Returns how many of the three arguments src, value and meta the function
- * on top of the stack can see: its fixed parameters, at most 3, or 3 when
- * it takes "...". Lua drops the arguments past the fixed parameters of a
- * function without "...", so the router need not build them: a handler
- * written function(src, v) never gets the meta table.
+ * Returns how many of src, value and meta the function on top of the stack
+ * takes: its fixed parameters up to 3, or 3 when it has "...". Lua drops
+ * the arguments past the fixed parameters, so the router skips building them.
  */
 static int
 handler_arity(lua_State *L)
