@@ -6,6 +6,11 @@
  * one thread and one poll() loop with the same library calls as the router,
  * so the difference between the two is the router's own work. It runs
  * until SIGTERM or SIGINT, then prints how many messages it relayed.
+ *
+ * With --key it is the signing relay instead: it does the protocol's work
+ * on each message as the router does (verify, freshness and replay check,
+ * a new id, hop + 1, sign for the out-topic) and forwards the data text
+ * unchanged, with no Lua. The router's cost above this is the rules' share.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +20,9 @@
 #include <string.h>
 
 #include "common.h"
+#include "envelope.h"
+#include "fresh.h"
+#include "log.h"
 
 #define PROG "relay"
 
@@ -22,6 +30,11 @@ static volatile sig_atomic_t stop_requested;
 
 struct relay {
 	const char *out_topic;
+	/* Set by --key only: */
+	struct tt_verify_opts verify;
+	struct tt_fresh *fresh;
+	const struct tt_key *signer;
+	unsigned long long rejected;
 	unsigned long long relayed;
 	unsigned long long failed;
 };
@@ -32,12 +45,60 @@ on_signal(int signo)
 	stop_requested = 1;
 }
 
+/*
+ * Verifies msg as the router does and returns a payload signed for the
+ * out-topic with the same data, or NULL when the message is rejected.
+ */
+static char *
+resign(struct relay *r, const struct mosquitto_message *msg, size_t *len)
+{
+	struct tt_message in;
+	struct tt_sign_input out;
+	char id[TT_ID_LEN + 1];
+	char *payload = NULL;
+
+	if (tt_envelope_verify(&r->verify, msg->topic, msg->payload, (size_t)msg->payloadlen,
+			       &in) != TT_OK)
+		return NULL;
+	if (tt_fresh_check(r->fresh, &in, msg->topic, msg->retain, tt_now_wall_ms()) == TT_OK &&
+	    in.data != NULL && tt_envelope_new_id(id) == 0) {
+		out = (struct tt_sign_input){
+			.topic = r->out_topic,
+			.src = "relay",
+			.ts = tt_now_wall_ms(),
+			.id = id,
+			.hop = in.hop + 1,
+			.data = in.data,
+			.data_len = in.data_len,
+		};
+		payload = tt_envelope_sign(r->signer, &out, len);
+	}
+	tt_message_clear(&in);
+	return payload;
+}
+
 static void
 on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *msg)
 {
 	struct bench_client *c = arg;
 	struct relay *r = c->arg;
+	char *payload;
+	size_t len;
 
+	if (r->signer != NULL) {
+		payload = resign(r, msg, &len);
+		if (payload == NULL) {
+			r->rejected++;
+			return;
+		}
+		if (mosquitto_publish(mosq, NULL, r->out_topic, (int)len, payload, 0, false) ==
+		    MOSQ_ERR_SUCCESS)
+			r->relayed++;
+		else
+			r->failed++;
+		free(payload);
+		return;
+	}
 	if (mosquitto_publish(mosq, NULL, r->out_topic, msg->payloadlen, msg->payload, 0,
 			      false) == MOSQ_ERR_SUCCESS)
 		r->relayed++;
@@ -48,11 +109,15 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 static void
 usage(FILE *out)
 {
-	fputs("usage: relay [--host HOST] [--port PORT] [--in TOPIC] [--out TOPIC] [--nodelay]\n\n"
+	fputs("usage: relay [--host HOST] [--port PORT] [--in TOPIC] [--out TOPIC] [--nodelay]\n"
+	      "             [--key FILE [--kid ID]]\n\n"
 	      "Republishes every message on the in-topic (default " BENCH_IN_TOPIC ")\n"
 	      "unchanged to the out-topic (default " BENCH_OUT_TOPIC ") at QoS 0 until\n"
 	      "SIGTERM or SIGINT. host defaults to 127.0.0.1 and port to 1883. --nodelay\n"
-	      "sets TCP_NODELAY on the broker connection, which the router does not do.\n", out);
+	      "sets TCP_NODELAY on the broker connection, which the router does not do.\n"
+	      "With --key, it verifies each message with that key (key id --kid, default\n"
+	      "k1) and forwards its data signed again for the out-topic, as the router\n"
+	      "does but without Lua.\n", out);
 }
 
 int
@@ -64,15 +129,18 @@ main(int argc, char **argv)
 		{ "in", required_argument, NULL, 'i' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "nodelay", no_argument, NULL, 'N' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "kid", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct relay r = { .out_topic = BENCH_OUT_TOPIC };
 	struct bench_client c = { .sub = BENCH_IN_TOPIC, .arg = &r };
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char *host = "127.0.0.1";
+	const char *host = "127.0.0.1", *key_file = NULL, *kid = "k1";
+	struct tt_keyring *keys = NULL;
 	long long port = 1883;
-	int opt;
+	int opt, status = 1;
 
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'H')
@@ -85,6 +153,10 @@ main(int argc, char **argv)
 			r.out_topic = optarg;
 		else if (opt == 'N')
 			c.nodelay = true;
+		else if (opt == 'k')
+			key_file = optarg;
+		else if (opt == 'K')
+			kid = optarg;
 		else if (opt == 'h') {
 			usage(stdout);
 			return 0;
@@ -100,17 +172,32 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (key_file != NULL) {
+		keys = bench_load_key(PROG, key_file, kid);
+		if (keys == NULL)
+			return 1;
+		r.fresh = tt_fresh_new(NULL);
+		if (r.fresh == NULL) {
+			fprintf(stderr, PROG ": cannot set up the replay check: %s\n", strerror(errno));
+			goto done;
+		}
+		r.verify.keys = keys;
+		r.signer = tt_keyring_signer(keys);
+	}
 	if (bench_client_open(&c, PROG, host, (int)port, 10000, on_message) < 0)
-		return 1;
+		goto done;
 	while (!stop_requested)
 		if (bench_client_service(&c, 1000) < 0)
 			break;
 	bench_client_close(&c, 1000);
 
-	printf("relayed=%llu failed=%llu\n", r.relayed, r.failed);
-	if (!stop_requested) {
+	printf("relayed=%llu failed=%llu rejected=%llu\n", r.relayed, r.failed, r.rejected);
+	if (stop_requested)
+		status = 0;
+	else
 		fprintf(stderr, PROG ": connection to the broker lost\n");
-		return 1;
-	}
-	return 0;
+done:
+	tt_fresh_free(r.fresh);
+	tt_keyring_free(keys);
+	return status;
 }
