@@ -143,6 +143,21 @@ tt_cli_common_help(FILE *out)
 	      out);
 }
 
+/* Prints each line of err to stderr after the program's name. */
+static void
+print_errors(const char *err)
+{
+	const char *end;
+
+	do {
+		end = strchr(err, '\n');
+		if (end == NULL)
+			end = err + strlen(err);
+		fprintf(stderr, "tattletale: %.*s\n", (int)(end - err), err);
+		err = end + 1;
+	} while (*end != '\0');
+}
+
 int
 tt_cli_setup(struct tt_cli *cli, struct tt_config *cfg, struct tt_keyring **keys,
 	     const char *default_app)
@@ -155,7 +170,7 @@ tt_cli_setup(struct tt_cli *cli, struct tt_config *cfg, struct tt_keyring **keys
 	tt_config_init(cfg);
 	path = tt_config_locate(cli->config_path);
 	if (path != NULL && tt_config_read(cfg, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tattletale: %s\n", err);
+		print_errors(err);
 		return -1;
 	}
 	if (ov.app == NULL && cfg->app == NULL)

@@ -31,6 +31,7 @@
 
 #define KEYS_MAX 256
 #define QUOTE_MAX 48		/* bytes of a bad value shown in a message */
+#define ERRORS_SHOWN 8		/* errors written into err; the rest are counted */
 
 /* State of one tt_config_read call. */
 struct reader {
@@ -43,6 +44,8 @@ struct reader {
 	const struct tt_yamltree_node *tls;
 	char *err;
 	size_t errsize;
+	size_t errpos;			/* end of the text in err */
+	int nerrors;
 };
 
 /*
@@ -104,21 +107,27 @@ errf(char *err, size_t errsize, const char *fmt, ...)
 	return -1;
 }
 
-/* Writes "FILE:LINE:COLUMN: KEY.PATH: message" into r->err. Returns -1. */
+/*
+ * Adds the line "FILE:LINE:COLUMN: KEY.PATH: message" to r->err, which
+ * collects the first ERRORS_SHOWN errors of the file. Returns -1.
+ */
 static int
 fail_pos(struct reader *r, int line, int column, const char *fmt, ...)
 {
-	size_t pos = 0;
+	size_t *pos = &r->errpos;
 	va_list ap;
 
-	if (r->errsize == 0)
+	if (r->nerrors++ >= ERRORS_SHOWN || r->errsize == 0)
 		return -1;
-	r->err[0] = '\0';
-	append(r->err, r->errsize, &pos, "%s:%d:%d: ", r->file, line, column);
+	if (*pos == 0)
+		r->err[0] = '\0';
+	else
+		append(r->err, r->errsize, pos, "\n");
+	append(r->err, r->errsize, pos, "%s:%d:%d: ", r->file, line, column);
 	if (r->pathlen > 0)
-		append(r->err, r->errsize, &pos, "%s: ", r->path);
+		append(r->err, r->errsize, pos, "%s: ", r->path);
 	va_start(ap, fmt);
-	vappend(r->err, r->errsize, &pos, fmt, ap);
+	vappend(r->err, r->errsize, pos, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -199,39 +208,55 @@ unknown_key(struct reader *r, const struct tt_yamltree_node *key, const struct f
 	return fail_at(r, key, "unknown key, expected one of: %s", allowed);
 }
 
-/* Applies each key of mapping n with the setter from fields. */
+/* Applies one key of a mapping whose earlier keys are kids[0..i-1]. Returns 0 or -1. */
+static int
+apply_key(struct reader *r, const struct field *fields, const struct tt_yamltree_node *n,
+	  size_t i)
+{
+	const struct tt_yamltree_node *key = n->kids[i], *value = n->kids[i + 1];
+	const struct field *f;
+
+	for (size_t j = 0; j < i; j += 2) {
+		const struct tt_yamltree_node *prev = n->kids[j];
+
+		if (prev->type == TT_YAMLTREE_SCALAR && strcmp(prev->text, key->text) == 0)
+			return fail_at(r, key, "duplicate key, first set at line %d, column %d",
+				       prev->line, prev->column);
+	}
+	f = lookup(fields, key->text);
+	if (f == NULL)
+		return unknown_key(r, key, fields);
+	return f->set(r, f, value);
+}
+
+/*
+ * Applies each key of mapping n with the setter from fields. A bad key is
+ * reported and skipped, so one read reports every bad key of the file.
+ */
 static int
 apply_map(struct reader *r, const struct field *fields, const struct tt_yamltree_node *n)
 {
+	int rc = 0;
+
 	if (n->type != TT_YAMLTREE_MAPPING)
 		return expected(r, n, "a mapping");
 
 	for (size_t i = 0; i < n->nkids; i += 2) {
-		const struct tt_yamltree_node *key = n->kids[i], *value = n->kids[i + 1];
+		const struct tt_yamltree_node *key = n->kids[i];
 		char name[QUOTE_MAX];
-		const struct field *f;
 		size_t saved;
 
-		if (key->type != TT_YAMLTREE_SCALAR)
-			return expected(r, key, "a key name");
+		if (key->type != TT_YAMLTREE_SCALAR) {
+			rc = expected(r, key, "a key name");
+			continue;
+		}
 		tt_log_escape(key->text, key->len, name, sizeof(name));
 		saved = push(r, "%s%s", r->pathlen ? "." : "", name);
-
-		for (size_t j = 0; j < i; j += 2) {
-			const struct tt_yamltree_node *prev = n->kids[j];
-
-			if (strcmp(prev->text, key->text) == 0)
-				return fail_at(r, key, "duplicate key, first set at line %d, column %d",
-					       prev->line, prev->column);
-		}
-		f = lookup(fields, key->text);
-		if (f == NULL)
-			return unknown_key(r, key, fields);
-		if (f->set(r, f, value) == -1)
-			return -1;
+		if (apply_key(r, fields, n, i) == -1)
+			rc = -1;
 		pop(r, saved);
 	}
-	return 0;
+	return rc;
 }
 
 static int
@@ -534,7 +559,7 @@ check_key_entry(struct reader *r, const struct tt_yamltree_node *n, size_t i)
 	if (sources != 1)
 		return fail_at(r, n, "expected exactly one of file, env or value, got %d", sources);
 	for (size_t j = 0; j < i; j++)
-		if (strcmp(r->cfg->keys[j].id, k->id) == 0)
+		if (r->cfg->keys[j].id != NULL && strcmp(r->cfg->keys[j].id, k->id) == 0)
 			return fail_at(r, n, "key id %s is already used by keys[%zu]", k->id, j);
 	return 0;
 }
@@ -543,6 +568,7 @@ static int
 set_keys(struct reader *r, const struct field *f, const struct tt_yamltree_node *n)
 {
 	struct tt_config *cfg = r->cfg;
+	int failed = 0;
 
 	if (n->type != TT_YAMLTREE_LIST)
 		return expected(r, n, "a list of keys such as - { id: k1, file: /path/to/key }");
@@ -565,11 +591,12 @@ set_keys(struct reader *r, const struct field *f, const struct tt_yamltree_node 
 		r->base = k;
 		rc = apply_map(r, key_fields, item);
 		r->base = cfg;
+		/* An entry with a bad key is already reported, and checking it whole would only repeat that. */
 		if (rc == -1 || check_key_entry(r, item, i) == -1)
-			return -1;
+			failed = -1;
 		pop(r, saved);
 	}
-	return 0;
+	return failed;
 }
 
 #define CFG(member) offsetof(struct tt_config, member)
@@ -660,17 +687,21 @@ static int
 check_links(struct reader *r)
 {
 	const struct tt_config *cfg = r->cfg;
+	size_t saved;
+	int rc = 0;
 
 	if (r->session != NULL && cfg->broker.persistent && cfg->broker.client_id == NULL) {
-		push(r, "broker.session");
-		return fail_at(r, r->session, "persistent needs broker.client_id, so that the "
-			       "broker finds the session again after a reconnect");
+		saved = push(r, "broker.session");
+		rc = fail_at(r, r->session, "persistent needs broker.client_id, so that the "
+			     "broker finds the session again after a reconnect");
+		pop(r, saved);
 	}
 	if (r->tls != NULL && (cfg->broker.tls.cert_file == NULL) != (cfg->broker.tls.key_file == NULL)) {
-		push(r, "broker.tls");
-		return fail_at(r, r->tls, "cert_file and key_file go together, set both or neither");
+		saved = push(r, "broker.tls");
+		rc = fail_at(r, r->tls, "cert_file and key_file go together, set both or neither");
+		pop(r, saved);
 	}
-	return 0;
+	return rc;
 }
 
 /* Sets cfg->path and cfg->dir, the absolute folder of path. */
@@ -785,9 +816,12 @@ tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsiz
 		expected(&r, root, "a mapping of settings such as app: NAME");
 		goto out;
 	}
-	if (apply_map(&r, top_fields, root) == -1)
-		goto out;
-	rc = check_links(&r);
+	/* Rules between keys are checked only on a clean file, as a bad key would trip them too. */
+	if (apply_map(&r, top_fields, root) == 0 && check_links(&r) == 0)
+		rc = 0;
+	if (r.nerrors > ERRORS_SHOWN)
+		append(err, errsize, &r.errpos, "\n%s: %d more errors not shown", path,
+		       r.nerrors - ERRORS_SHOWN);
 out:
 	tt_yamltree_free(root);
 	return rc;

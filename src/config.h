@@ -14,7 +14,7 @@
 #include "keyring.h"
 #include "log.h"
 
-#define TT_CONFIG_ERR_MAX 512
+#define TT_CONFIG_ERR_MAX 2048	/* the first errors of a file, a line each */
 
 struct tt_config_tls {
 	bool enabled;
@@ -100,8 +100,10 @@ void tt_config_free(struct tt_config *cfg);
  * Reads a YAML file of at most 1 MiB into cfg (initialized), setting path
  * and dir and making relative paths absolute against dir. Returns 0, or -1
  * with a message in err such as "tattletale.yaml:7:9: broker.port: expected
- * an integer from 1 to 65535, got \"http\"". After an error cfg may hold
- * part of the file; tt_config_free still releases it.
+ * an integer from 1 to 65535, got \"http\"": a line for each bad key, up to
+ * eight, then a line counting the rest. A YAML syntax error stops the read,
+ * so it is the only line. After an error cfg may hold part of the file;
+ * tt_config_free still releases it.
  */
 int tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsize);
 

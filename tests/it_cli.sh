@@ -96,10 +96,12 @@ echo 'local tt = require("tattletale") tt.event("a", "b", function() end)' > "$T
 "${tt[@]}" check -c "$cfg" > "$TT_TMP/c1" 2>&1
 tt_check "check passes a good setup" test $? -eq 0
 tt_check "check prints a one-line summary" grep -qF "rules=1" "$TT_TMP/c1"
-printf 'app: x\nbroker:\n  port: http\n' > "$TT_TMP/broken.yaml"
+printf 'app: x\nbroker:\n  port: http\nlimits: { depth: 1 }\n' > "$TT_TMP/broken.yaml"
 "${tt[@]}" check -c "$TT_TMP/broken.yaml" > "$TT_TMP/c2" 2>&1
 tt_check "check fails a broken config with status 2" test $? -eq 2
 tt_check "check names file:line:column and key" grep -qF "broken.yaml:3:9: broker.port" "$TT_TMP/c2"
+tt_check "check reports the second bad key too" grep -qF "broken.yaml:4:18: limits.depth" "$TT_TMP/c2"
+tt_check "check prefixes each error line" test "$(grep -c '^tattletale: .*broken.yaml:' "$TT_TMP/c2")" -eq 2
 printf 'local tt = require("tattletale")\n\ntt.event("a", "b", function()\n  return 1 +\nend)\n' > "$TT_TMP/rules/bad.lua"
 "${tt[@]}" check -c "$cfg" > "$TT_TMP/c3" 2>&1
 tt_check "check fails a rule with a syntax error" test $? -eq 2

@@ -239,6 +239,77 @@ Test(config, message_starts_with_file_name)
 	tt_config_free(&cfg);
 }
 
+/* Returns the number of lines in err. */
+static int
+count_lines(const char *err)
+{
+	int n = 1;
+
+	for (const char *p = err; *p != '\0'; p++)
+		n += *p == '\n';
+	return n;
+}
+
+Test(config, every_bad_key_reported)
+{
+	struct tt_config cfg;
+	char err[TT_CONFIG_ERR_MAX];
+	const char *first, *second, *third;
+
+	cr_assert_eq(read_text(&cfg, "app: [a]\nbroker:\n  port: http\n  hots: h\nstats: 1\n", err),
+		     -1);
+	first = strstr(err, ":1:6: app: expected a string, got a list\n");
+	second = strstr(err, ":3:9: broker.port: expected an integer from 1 to 65535");
+	third = strstr(err, ":4:3: broker.hots: unknown key");
+	cr_assert_not_null(first, "%s", err);
+	cr_assert_not_null(second, "%s", err);
+	cr_assert_not_null(third, "%s", err);
+	cr_assert(first < second && second < third, "%s", err);
+	cr_assert_not_null(strstr(err, ":5:8: stats: expected a mapping"), "%s", err);
+	cr_assert_eq(count_lines(err), 4, "%s", err);
+	tt_config_free(&cfg);
+}
+
+Test(config, errors_past_eight_counted)
+{
+	struct tt_config cfg;
+	char err[TT_CONFIG_ERR_MAX];
+	char text[256];
+	size_t pos = 0;
+
+	for (int i = 0; i < 11; i++)
+		pos += (size_t)snprintf(text + pos, sizeof(text) - pos, "bad%d: 1\n", i);
+	cr_assert_eq(read_text(&cfg, text, err), -1);
+	cr_assert_eq(count_lines(err), 9, "%s", err);
+	cr_assert_not_null(strstr(err, ":8:1: bad7: unknown key"), "%s", err);
+	cr_assert_null(strstr(err, "bad8"), "%s", err);
+	cr_assert_not_null(strstr(err, ": 3 more errors not shown"), "%s", err);
+	tt_config_free(&cfg);
+}
+
+Test(config, bad_key_entry_then_valid_entry)
+{
+	struct tt_config cfg;
+	char err[TT_CONFIG_ERR_MAX];
+
+	cr_assert_eq(read_text(&cfg, "keys:\n  - { file: [x] }\n  - { id: k1, file: /b }\n", err),
+		     -1);
+	cr_assert_not_null(strstr(err, ":2:13: keys[0].file: expected a path, got a list"), "%s", err);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	tt_config_free(&cfg);
+}
+
+Test(config, links_unchecked_after_bad_key)
+{
+	struct tt_config cfg;
+	char err[TT_CONFIG_ERR_MAX];
+
+	cr_assert_eq(read_text(&cfg, "app: [a]\nbroker:\n  session: persistent\n", err), -1);
+	cr_assert_eq(count_lines(err), 1, "%s", err);
+	cr_assert_null(strstr(err, "client_id"), "%s", err);
+	tt_config_free(&cfg);
+}
+
 Test(config, unknown_key_lists_allowed_keys)
 {
 	assert_rejects("app: a\nbroker:\n  hots: h\n",
