@@ -358,20 +358,6 @@ put(char *p, const char *s, size_t n)
 
 #define put_literal(p, s) put((p), (s), sizeof(s) - 1)
 
-/* Writes v >= 0 in decimal at p and returns the end. */
-static char *
-put_int(char *p, int64_t v)
-{
-	char digits[20];
-	size_t n = 0;
-
-	do {
-		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	return put(p, digits + sizeof(digits) - n, n);
-}
-
 /* Room for the longest head: the fixed text, src and id at their longest, and two int64s. */
 #define HEAD_MAX (64 + TT_SRC_MAX + TT_ID_MAX + 2 * 20)
 
@@ -388,12 +374,12 @@ format_head(char *buf, const struct tt_sign_input *in)
 	p = put_literal(p, "{\"v\":1,\"src\":\"");
 	p = put(p, in->src, strlen(in->src));
 	p = put_literal(p, "\",\"ts\":");
-	p = put_int(p, in->ts);
+	p += tt_json_put_uint(p, (uint64_t)in->ts);
 	p = put_literal(p, ",\"id\":\"");
 	p = put(p, in->id, strlen(in->id));
 	if (in->hop > 0) {
 		p = put_literal(p, "\",\"hop\":");
-		p = put_int(p, in->hop);
+		p += tt_json_put_uint(p, (uint64_t)in->hop);
 		p = put_literal(p, ",\"data\":");
 	} else {
 		p = put_literal(p, "\",\"data\":");

@@ -531,6 +531,20 @@ tt_json_scan_object(const char *text, size_t len, int max_depth, tt_json_member_
 	return scan(text, len, max_depth, true, member, arg, err);
 }
 
+size_t
+tt_json_put_uint(char *out, uint64_t u)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	memcpy(out, digits + sizeof(digits) - n, n);
+	return n;
+}
+
 int
 tt_json_integer(const struct tt_json_value *value, int64_t *out)
 {

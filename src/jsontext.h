@@ -85,6 +85,9 @@ int tt_json_scan_object(const char *text, size_t len, int max_depth, tt_json_mem
 /* Reads an integer value from a checked text. Returns 0, or -1 when value is not an integer. */
 int tt_json_integer(const struct tt_json_value *value, int64_t *out);
 
+/* Writes u in decimal into out, which must have room for 20 bytes. Returns the length. */
+size_t tt_json_put_uint(char *out, uint64_t u);
+
 /* Number tokens shorter than this many bytes convert without allocating memory. */
 #define TT_JSON_SHORT_NUMBER 64
 

@@ -560,22 +560,6 @@ string(struct encoder *e, const char *s, size_t n)
 	return append(e, "\"", 1);
 }
 
-/* Writes u in decimal into out, which has room for 20 bytes, and returns the length. */
-static size_t
-integerdigits(char *out, uint64_t u)
-{
-	char tmp[20];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	for (i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
-}
-
 /*
  * Writes d into out (at least 32 bytes) as formatfloat() does, for the
  * common d that is the double nearest to m / 10^k with 0 <= k <= 8, m an
@@ -615,7 +599,7 @@ shortfloat(char *out, double d)
 	frac = m % ipow[k];
 	if (neg)
 		*p++ = '-';
-	p += integerdigits(p, (uint64_t)whole);
+	p += tt_json_put_uint(p, (uint64_t)whole);
 	*p++ = '.';
 	if (frac == 0) {
 		*p++ = '0';
@@ -664,7 +648,7 @@ integer(struct encoder *e, lua_Integer i)
 	/* Negating in unsigned arithmetic keeps LUA_MININTEGER defined. */
 	if (i < 0)
 		tmp[n++] = '-';
-	n += integerdigits(tmp + n, i < 0 ? 0 - (uint64_t)i : (uint64_t)i);
+	n += tt_json_put_uint(tmp + n, i < 0 ? 0 - (uint64_t)i : (uint64_t)i);
 	return append(e, tmp, n);
 }
 

@@ -519,3 +519,22 @@ Test(jsontext, unescape_stops_at_broken_escape)
 		free(out);
 	}
 }
+
+Test(jsontext, writes_unsigned_integers)
+{
+	static const struct {
+		uint64_t value;
+		const char *text;
+	} cases[] = {
+		{ 0, "0" }, { 9, "9" }, { 10, "10" }, { 1754000000000, "1754000000000" },
+		{ INT64_MAX, "9223372036854775807" }, { UINT64_MAX, "18446744073709551615" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[20];
+		size_t n = tt_json_put_uint(out, cases[i].value);
+
+		cr_assert_eq(n, strlen(cases[i].text), "%s", cases[i].text);
+		cr_assert_eq(memcmp(out, cases[i].text, n), 0, "%s", cases[i].text);
+	}
+}
