@@ -3,11 +3,13 @@
  * Freshness of verified messages (step 5 of protocol v1).
  *
  * Events and actions: a hash table (strmap.c) of the accepted (src, id) pairs
- * plus a binary min-heap of the same entries ordered by ts. Entries whose ts
- * fell out of the window are popped from the heap before each insert. When
- * the cache is still full, the entry with the smallest ts is evicted and
- * its ts becomes the floor. From then on every ts at or below the floor is
- * stale, so the forgotten pair can never be accepted again.
+ * plus a binary min-heap of the same entries ordered by ts. The heap keeps
+ * each ts next to its entry's pointer, so ordering it reads one array.
+ * Entries whose ts fell out of the window are popped from the heap before
+ * each insert. When the cache is still full, the entry with the smallest ts
+ * is evicted and its ts becomes the floor. From then on every ts at or
+ * below the floor is stale, so the forgotten pair can never be accepted
+ * again.
  *
  * States: the (ts, id) of the last accepted state per topic, in a second
  * hash table with a list ordered by last update for eviction.
@@ -26,8 +28,13 @@
 
 struct seen {
 	struct tt_strmap_entry node;	/* first, so a found entry is its record */
-	int64_t ts;
 	char key[];			/* src "\n" id, sized to fit: the cache holds many */
+};
+
+/* A place in the heap: an accepted pair and its ts. */
+struct slot {
+	int64_t ts;
+	struct seen *seen;
 };
 
 /* The last accepted state of one topic; the key is ns "/" name. */
@@ -43,7 +50,7 @@ struct tt_fresh {
 	struct tt_fresh_opts opts;
 
 	struct tt_strmap *ids;
-	struct seen **heap;		/* min-heap by ts, one entry per entry of ids */
+	struct slot *heap;		/* min-heap by ts, one slot per entry of ids */
 	size_t heap_alloc;
 	int64_t floor;			/* every ts at or below it is stale */
 
@@ -95,7 +102,7 @@ tt_fresh_free(struct tt_fresh *f)
 	if (f == NULL)
 		return;
 	for (size_t i = 0; f->ids != NULL && i < tt_strmap_count(f->ids); i++)
-		free(f->heap[i]);
+		free(f->heap[i].seen);
 	for (l = f->newest; l != NULL; l = older) {
 		older = l->older;
 		free(l);
@@ -107,26 +114,26 @@ tt_fresh_free(struct tt_fresh *f)
 }
 
 static void
-heap_swap(struct seen **heap, size_t i, size_t j)
+heap_swap(struct slot *heap, size_t i, size_t j)
 {
-	struct seen *tmp = heap[i];
+	struct slot tmp = heap[i];
 
 	heap[i] = heap[j];
 	heap[j] = tmp;
 }
 
-/* Adds the newest entry, already in the last place heap[i], to the heap order. */
+/* Adds the newest slot, already in the last place heap[i], to the heap order. */
 static void
-heap_up(struct seen **heap, size_t i)
+heap_up(struct slot *heap, size_t i)
 {
-	while (i > 0 && heap[(i - 1) / 2]->ts > heap[i]->ts) {
+	while (i > 0 && heap[(i - 1) / 2].ts > heap[i].ts) {
 		heap_swap(heap, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
 }
 
 static void
-heap_down(struct seen **heap, size_t count)
+heap_down(struct slot *heap, size_t count)
 {
 	size_t i = 0, child;
 
@@ -134,9 +141,9 @@ heap_down(struct seen **heap, size_t count)
 		child = 2 * i + 1;
 		if (child >= count)
 			return;
-		if (child + 1 < count && heap[child + 1]->ts < heap[child]->ts)
+		if (child + 1 < count && heap[child + 1].ts < heap[child].ts)
 			child++;
-		if (heap[i]->ts <= heap[child]->ts)
+		if (heap[i].ts <= heap[child].ts)
 			return;
 		heap_swap(heap, i, child);
 		i = child;
@@ -147,14 +154,13 @@ heap_down(struct seen **heap, size_t count)
 static int64_t
 pop_oldest(struct tt_fresh *f)
 {
-	struct seen *s = f->heap[0];
-	int64_t ts = s->ts;
+	struct slot oldest = f->heap[0];
 
-	tt_strmap_remove(f->ids, &s->node);
+	tt_strmap_remove(f->ids, &oldest.seen->node);
 	f->heap[0] = f->heap[tt_strmap_count(f->ids)];
 	heap_down(f->heap, tt_strmap_count(f->ids));
-	free(s);
-	return ts;
+	free(oldest.seen);
+	return oldest.ts;
 }
 
 /*
@@ -167,7 +173,7 @@ expire(struct tt_fresh *f, int64_t lo)
 {
 	int64_t ts;
 
-	while (tt_strmap_count(f->ids) > 0 && f->heap[0]->ts < lo) {
+	while (tt_strmap_count(f->ids) > 0 && f->heap[0].ts < lo) {
 		ts = pop_oldest(f);
 		if (ts > f->floor)
 			f->floor = ts;
@@ -179,7 +185,8 @@ static int
 remember(struct tt_fresh *f, const char *key, size_t len, int64_t ts)
 {
 	size_t count = tt_strmap_count(f->ids);
-	struct seen *s, **heap;
+	struct slot *heap;
+	struct seen *s;
 	size_t alloc;
 
 	if (count == f->heap_alloc) {
@@ -196,9 +203,8 @@ remember(struct tt_fresh *f, const char *key, size_t len, int64_t ts)
 	if (s == NULL)
 		return -1;
 	memcpy(s->key, key, len);
-	s->ts = ts;
 
-	f->heap[count] = s;
+	f->heap[count] = (struct slot){ .ts = ts, .seen = s };
 	tt_strmap_insert(f->ids, &s->node, s->key, len);
 	heap_up(f->heap, count);
 	return 0;
@@ -244,7 +250,7 @@ check_event(struct tt_fresh *f, const struct tt_message *msg, bool retained, int
 
 	/* Full of live entries: give up the oldest and never accept its ts again. */
 	if (tt_strmap_count(f->ids) >= f->opts.id_capacity) {
-		if (msg->ts <= f->heap[0]->ts)
+		if (msg->ts <= f->heap[0].ts)
 			return TT_STALE;
 		f->floor = pop_oldest(f);
 	}
