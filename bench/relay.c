@@ -7,10 +7,11 @@
  * so the difference between the two is the router's own work. It runs
  * until SIGTERM or SIGINT, then prints how many messages it relayed.
  *
- * With --key it is the signing relay instead: it does the protocol's work
- * on each message as the router does (verify, freshness and replay check,
- * a new id, hop + 1, sign for the out-topic) and forwards the data text
- * unchanged, with no Lua. The router's cost above this is the rules' share.
+ * With --key it is the signing relay instead. It does the protocol's work
+ * on each message as the router does: verify, freshness and replay check,
+ * a new id, hop + 1 and a signature for the out-topic. It forwards the data
+ * text unchanged, with no Lua. The router's cost above this is the rules'
+ * share.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,22 +47,27 @@ on_signal(int signo)
 }
 
 /*
- * Verifies msg as the router does and returns a payload signed for the
- * out-topic with the same data, or NULL when the message is rejected.
+ * Verifies msg as the router does and sets *payload to a payload signed for
+ * the out-topic with the same data. Returns 0, 1 when the message is
+ * rejected, or -1 when signing failed.
  */
-static char *
-resign(struct relay *r, const struct mosquitto_message *msg, size_t *len)
+static int
+resign(struct relay *r, const struct mosquitto_message *msg, char **payload, size_t *len)
 {
 	struct tt_message in;
 	struct tt_sign_input out;
 	char id[TT_ID_LEN + 1];
-	char *payload = NULL;
+	int rc = 1;
 
+	*payload = NULL;
 	if (tt_envelope_verify(&r->verify, msg->topic, msg->payload, (size_t)msg->payloadlen,
 			       &in) != TT_OK)
-		return NULL;
+		return 1;
 	if (tt_fresh_check(r->fresh, &in, msg->topic, msg->retain, tt_now_wall_ms()) == TT_OK &&
-	    in.data != NULL && tt_envelope_new_id(id) == 0) {
+	    in.data != NULL) {
+		rc = -1;
+		if (tt_envelope_new_id(id) < 0)
+			goto out;
 		out = (struct tt_sign_input){
 			.topic = r->out_topic,
 			.src = "relay",
@@ -71,10 +77,13 @@ resign(struct relay *r, const struct mosquitto_message *msg, size_t *len)
 			.data = in.data,
 			.data_len = in.data_len,
 		};
-		payload = tt_envelope_sign(r->signer, &out, len);
+		*payload = tt_envelope_sign(r->signer, &out, len);
+		if (*payload != NULL)
+			rc = 0;
 	}
+out:
 	tt_message_clear(&in);
-	return payload;
+	return rc;
 }
 
 static void
@@ -86,9 +95,12 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	size_t len;
 
 	if (r->signer != NULL) {
-		payload = resign(r, msg, &len);
-		if (payload == NULL) {
+		switch (resign(r, msg, &payload, &len)) {
+		case 1:
 			r->rejected++;
+			return;
+		case -1:
+			r->failed++;
 			return;
 		}
 		if (mosquitto_publish(mosq, NULL, r->out_topic, (int)len, payload, 0, false) ==

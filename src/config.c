@@ -32,6 +32,8 @@
 #define KEYS_MAX 256
 #define QUOTE_MAX 48		/* bytes of a bad value shown in a message */
 #define ERRORS_SHOWN 8		/* errors written into err; the rest are counted */
+#define COUNT_ROOM 48		/* bytes kept in err for the line that counts the rest */
+#define FIELDS_MAX 16		/* keys in one table of fields */
 
 /* State of one tt_config_read call. */
 struct reader {
@@ -45,7 +47,9 @@ struct reader {
 	char *err;
 	size_t errsize;
 	size_t errpos;			/* end of the text in err */
-	int nerrors;
+	int nerrors;			/* errors found */
+	int shown;			/* errors written into err */
+	bool err_full;			/* an error did not fit, so later ones are only counted */
 };
 
 /*
@@ -109,26 +113,38 @@ errf(char *err, size_t errsize, const char *fmt, ...)
 
 /*
  * Adds the line "FILE:LINE:COLUMN: KEY.PATH: message" to r->err, which
- * collects the first ERRORS_SHOWN errors of the file. Returns -1.
+ * collects the first ERRORS_SHOWN errors of the file. The first error is
+ * always written, cut to fit if it must be. A later one is written only
+ * whole and with COUNT_ROOM bytes to spare, else it and all after it are
+ * only counted. Returns -1.
  */
 static int
 fail_pos(struct reader *r, int line, int column, const char *fmt, ...)
 {
-	size_t *pos = &r->errpos;
+	char text[TT_CONFIG_ERR_MAX];
+	size_t len = 0;
 	va_list ap;
 
-	if (r->nerrors++ >= ERRORS_SHOWN || r->errsize == 0)
+	r->nerrors++;
+	if (r->err_full || r->shown >= ERRORS_SHOWN || r->errsize == 0)
 		return -1;
-	if (*pos == 0)
-		r->err[0] = '\0';
-	else
-		append(r->err, r->errsize, pos, "\n");
-	append(r->err, r->errsize, pos, "%s:%d:%d: ", r->file, line, column);
+	append(text, sizeof(text), &len, "%s:%d:%d: ", r->file, line, column);
 	if (r->pathlen > 0)
-		append(r->err, r->errsize, pos, "%s: ", r->path);
+		append(text, sizeof(text), &len, "%s: ", r->path);
 	va_start(ap, fmt);
-	vappend(r->err, r->errsize, pos, fmt, ap);
+	vappend(text, sizeof(text), &len, fmt, ap);
 	va_end(ap);
+
+	if (r->shown == 0) {
+		r->err[0] = '\0';
+	} else if (r->errpos + 1 + len + COUNT_ROOM >= r->errsize) {
+		r->err_full = true;
+		return -1;
+	} else {
+		append(r->err, r->errsize, &r->errpos, "\n");
+	}
+	append(r->err, r->errsize, &r->errpos, "%s", text);
+	r->shown++;
 	return -1;
 }
 
@@ -208,24 +224,24 @@ unknown_key(struct reader *r, const struct tt_yamltree_node *key, const struct f
 	return fail_at(r, key, "unknown key, expected one of: %s", allowed);
 }
 
-/* Applies one key of a mapping whose earlier keys are kids[0..i-1]. Returns 0 or -1. */
+/*
+ * Applies one key with its value. first[k] is where fields[k] was set
+ * before in this mapping, or NULL. Returns 0 or -1.
+ */
 static int
-apply_key(struct reader *r, const struct field *fields, const struct tt_yamltree_node *n,
-	  size_t i)
+apply_key(struct reader *r, const struct field *fields, const struct tt_yamltree_node *key,
+	  const struct tt_yamltree_node *value, const struct tt_yamltree_node **first)
 {
-	const struct tt_yamltree_node *key = n->kids[i], *value = n->kids[i + 1];
-	const struct field *f;
+	const struct field *f = lookup(fields, key->text);
+	const struct tt_yamltree_node *prev;
 
-	for (size_t j = 0; j < i; j += 2) {
-		const struct tt_yamltree_node *prev = n->kids[j];
-
-		if (prev->type == TT_YAMLTREE_SCALAR && strcmp(prev->text, key->text) == 0)
-			return fail_at(r, key, "duplicate key, first set at line %d, column %d",
-				       prev->line, prev->column);
-	}
-	f = lookup(fields, key->text);
 	if (f == NULL)
 		return unknown_key(r, key, fields);
+	prev = first[f - fields];
+	if (prev != NULL)
+		return fail_at(r, key, "duplicate key, first set at line %d, column %d",
+			       prev->line, prev->column);
+	first[f - fields] = key;
 	return f->set(r, f, value);
 }
 
@@ -236,6 +252,7 @@ apply_key(struct reader *r, const struct field *fields, const struct tt_yamltree
 static int
 apply_map(struct reader *r, const struct field *fields, const struct tt_yamltree_node *n)
 {
+	const struct tt_yamltree_node *first[FIELDS_MAX] = { NULL };
 	int rc = 0;
 
 	if (n->type != TT_YAMLTREE_MAPPING)
@@ -252,7 +269,7 @@ apply_map(struct reader *r, const struct field *fields, const struct tt_yamltree
 		}
 		tt_log_escape(key->text, key->len, name, sizeof(name));
 		saved = push(r, "%s%s", r->pathlen ? "." : "", name);
-		if (apply_key(r, fields, n, i) == -1)
+		if (apply_key(r, fields, key, n->kids[i + 1], first) == -1)
 			rc = -1;
 		pop(r, saved);
 	}
@@ -682,6 +699,13 @@ static const struct field top_fields[] = {
 	{ NULL }
 };
 
+/* apply_map keeps one slot per key of a table, so no table may have more than FIELDS_MAX. */
+#define FITS(table) (sizeof(table) / sizeof((table)[0]) - 1 <= FIELDS_MAX)
+_Static_assert(FITS(key_fields) && FITS(tls_fields) && FITS(broker_fields) &&
+	       FITS(window_fields) && FITS(limits_fields) && FITS(sandbox_fields) &&
+	       FITS(log_fields) && FITS(stats_fields) && FITS(top_fields),
+	       "a table of fields has more keys than FIELDS_MAX");
+
 /* Checks rules between keys, once the whole file is applied. */
 static int
 check_links(struct reader *r)
@@ -819,9 +843,9 @@ tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsiz
 	/* Rules between keys are checked only on a clean file, as a bad key would trip them too. */
 	if (apply_map(&r, top_fields, root) == 0 && check_links(&r) == 0)
 		rc = 0;
-	if (r.nerrors > ERRORS_SHOWN)
-		append(err, errsize, &r.errpos, "\n%s: %d more errors not shown", path,
-		       r.nerrors - ERRORS_SHOWN);
+	if (r.nerrors > r.shown)
+		append(err, errsize, &r.errpos, "\n%d more error%s not shown", r.nerrors - r.shown,
+		       r.nerrors - r.shown == 1 ? "" : "s");
 out:
 	tt_yamltree_free(root);
 	return rc;

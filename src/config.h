@@ -101,8 +101,8 @@ void tt_config_free(struct tt_config *cfg);
  * and dir and making relative paths absolute against dir. Returns 0, or -1
  * with a message in err such as "tattletale.yaml:7:9: broker.port: expected
  * an integer from 1 to 65535, got \"http\"": a line for each bad key, up to
- * eight, then a line counting the rest. A YAML syntax error stops the read,
- * so it is the only line. After an error cfg may hold part of the file;
+ * eight or as many as fit in errsize, then a line counting the rest. A YAML
+ * syntax error stops the read, so it is the only line. After an error cfg may hold part of the file;
  * tt_config_free still releases it.
  */
 int tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsize);

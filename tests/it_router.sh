@@ -41,6 +41,8 @@ tt.event("arity", "all", function(...)
   tt.event("seen", "all", { n = select("#", ...), src = src, value = value, name = meta.name })
 end)
 tt.event("arity", "src", function(src) tt.event("seen", "src", src) end)
+tt.event("arity", "none", function() tt.event("seen", "none", true) end)
+tt.event("arity", "print", print)
 LUA
 # A rule that fails on every message, next to one that keeps working.
 cat > "$rules/50-broken.lua" <<'LUA'
@@ -72,7 +74,7 @@ log=$TT_TMP/router.log
 acks=$(tt_subacks)
 tt_router_start "$cfg"
 main_pid=$ROUTER_PID
-tt_wait_subacks $((acks + 12))
+tt_wait_subacks $((acks + 14))
 emit() { "$TT_BIN" emit -c "$cfg" --app api "$@" >/dev/null; }
 
 # Watch everything the rules emit.
@@ -128,6 +130,11 @@ tt_check "a handler with ... gets src, value and meta" tt_wait_line "$TT_TMP/all
 emit event arity src '[8]'
 tt_check "a handler with one parameter gets src" tt_wait_line "$TT_TMP/all.out" \
 	'"ns":"seen","name":"src"' '"data":"api"}' 5
+emit event arity none '[9]'
+tt_check "a handler with no parameters runs" tt_wait_line "$TT_TMP/all.out" \
+	'"ns":"seen","name":"none"' '"data":true}' 5
+emit event arity print '"v"'
+tt_check "a C function as handler gets all three" tt_wait_for "$log" 'msg="api v table: '
 
 # 4. A failing rule is logged with file:line and the rule beside it keeps working.
 for i in 1 2 3; do emit event fail now "$i"; done

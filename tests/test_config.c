@@ -283,7 +283,46 @@ Test(config, errors_past_eight_counted)
 	cr_assert_eq(count_lines(err), 9, "%s", err);
 	cr_assert_not_null(strstr(err, ":8:1: bad7: unknown key"), "%s", err);
 	cr_assert_null(strstr(err, "bad8"), "%s", err);
-	cr_assert_not_null(strstr(err, ": 3 more errors not shown"), "%s", err);
+	cr_assert_not_null(strstr(err, "\n3 more errors not shown"), "%s", err);
+	tt_config_free(&cfg);
+}
+
+Test(config, long_lines_leave_room_for_count)
+{
+	struct tt_config cfg;
+	char err[TT_CONFIG_ERR_MAX], small[600];
+	char text[1024];
+	char *path;
+	size_t pos = 0;
+
+	/* Each unknown top-level key lists every allowed key, about 150 bytes a line. */
+	for (int i = 0; i < 12; i++)
+		pos += (size_t)snprintf(text + pos, sizeof(text) - pos, "unknown_key_%02d: 1\n", i);
+	cr_assert_eq(read_text(&cfg, text, err), -1);
+	cr_assert_eq(count_lines(err), 9, "%s", err);
+	tt_config_free(&cfg);
+
+	/* A small buffer takes fewer whole lines, and still the count. */
+	path = write_tmp(text);
+	tt_config_init(&cfg);
+	cr_assert_eq(tt_config_read(&cfg, path, small, sizeof(small)), -1);
+	cr_assert_lt(count_lines(small), 9, "%s", small);
+	cr_assert_not_null(strstr(small, "more errors not shown"), "%s", small);
+	cr_assert_eq(small[strlen(small) - 1], 'n', "%s", small);
+	unlink(path);
+	free(path);
+	tt_config_free(&cfg);
+}
+
+Test(config, non_scalar_key_then_duplicate)
+{
+	struct tt_config cfg;
+	char err[TT_CONFIG_ERR_MAX];
+
+	cr_assert_eq(read_text(&cfg, "? [a]\n: 1\napp: x\napp: y\n", err), -1);
+	cr_assert_not_null(strstr(err, ":1:3: expected a key name, got a list\n"), "%s", err);
+	cr_assert_not_null(strstr(err, ":4:1: app: duplicate key, first set at line 3"), "%s", err);
+	cr_assert_eq(count_lines(err), 2, "%s", err);
 	tt_config_free(&cfg);
 }
 
