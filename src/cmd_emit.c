@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tattletale emit: sign and publish one message, then wait until the broker has it. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +106,10 @@ check_value(char *text, size_t *len, const struct tt_config *cfg)
 		return -1;
 	}
 	if (tt_json_validate(text, *len, cfg->limits.depth - 1, &jerr) < 0) {
-		fprintf(stderr, "tattletale emit: invalid JSON value at byte %zu: %s\n",
-			jerr.offset + 1, jerr.message);
+		fprintf(stderr, "tattletale emit: invalid JSON value at byte %zu: %s%s\n",
+			jerr.offset + 1, jerr.message,
+			isalpha((unsigned char)text[0]) ?
+			" (a string needs JSON quotes, such as '\"hello\"')" : "");
 		return -1;
 	}
 	return 0;

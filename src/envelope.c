@@ -318,6 +318,10 @@ tt_envelope_verify(const struct tt_verify_opts *opts, const char *topic,
 	return TT_OK;
 fail:
 	tt_message_clear(msg);
+	if (reason == TT_UNKNOWN_KEY) {
+		memcpy(msg->kid, t.kid, t.kidlen);
+		msg->kid[t.kidlen] = '\0';
+	}
 	return reason;
 }
 

@@ -60,7 +60,8 @@ struct tt_message {
  * and key id, constant-time tag compare, then strict JSON and fields.
  * Returns TT_OK and fills *msg (release it with tt_message_clear; its data
  * points into payload), or the reason for rejecting the message, leaving
- * *msg empty.
+ * *msg empty. For TT_UNKNOWN_KEY, msg->kid contains the key id the message
+ * named, which is safe to log: find_tail admits only its characters.
  */
 enum tt_reason tt_envelope_verify(const struct tt_verify_opts *opts, const char *topic,
 				  const void *payload, size_t len, struct tt_message *msg);

@@ -43,12 +43,22 @@ log_rejection(const char *topic, size_t len, enum tt_reason reason, const struct
 		       tt_log_escape(topic, strlen(topic), etopic, sizeof(etopic)));
 		return;
 	}
+	/* Clearing a retained message delivers an empty one: counted, but not worth a warning. */
+	if (len == 0) {
+		tt_log(TT_LOG_DEBUG, "inbox", "empty message rejected reason=%s topic=%s",
+		       tt_reason_name(reason), tt_log_escape(topic, strlen(topic), etopic,
+							     sizeof(etopic)));
+		return;
+	}
 	if (!tt_ratelimit_allow(&reject_limit, tt_now_mono_ms(), &suppressed))
 		return;
 	if (suppressed > 0)
 		tt_log(TT_LOG_WARN, "inbox", "rejections suppressed count=%lu", suppressed);
 	tt_log_escape(topic, strlen(topic), etopic, sizeof(etopic));
-	if (msg != NULL && msg->data != NULL)
+	if (reason == TT_UNKNOWN_KEY)
+		tt_log(TT_LOG_WARN, "inbox", "message rejected reason=%s topic=%s kid=%s bytes=%zu",
+		       tt_reason_name(reason), etopic, msg->kid, len);
+	else if (reason >= TT_BAD_FIELD && msg->data != NULL)
 		tt_log(TT_LOG_WARN, "inbox", "message rejected reason=%s topic=%s src=%s id=%s ts=%lld",
 		       tt_reason_name(reason), etopic, msg->src, msg->id, (long long)msg->ts);
 	else
@@ -76,7 +86,7 @@ tt_inbox_accept(struct tt_inbox *inbox, const char *topic, const void *payload, 
 	else
 		inbox->rejected[reason]++;
 	if (inbox->log_rejections)
-		log_rejection(topic, len, reason, reason >= TT_BAD_FIELD ? msg : NULL);
+		log_rejection(topic, len, reason, msg);
 	tt_message_clear(msg);
 	if (inbox->on_reject != NULL)
 		inbox->on_reject(inbox->arg, topic, reason);

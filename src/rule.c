@@ -162,10 +162,12 @@ disable(struct tt_rule *rule)
 	rule->disabled = true;
 	tt_ttlib_release(&rule->lib);
 	if (window % 1000 == 0)
-		tt_log(TT_LOG_ERROR, "rule", "disabled rule=%s failures=%d window=%llds",
+		tt_log(TT_LOG_ERROR, "rule", "disabled rule=%s failures=%d window=%llds "
+		       "until=\"the next reload (SIGHUP or --watch)\"",
 		       rule->logname, rule->limits.failures, (long long)(window / 1000));
 	else
-		tt_log(TT_LOG_ERROR, "rule", "disabled rule=%s failures=%d window=%lldms",
+		tt_log(TT_LOG_ERROR, "rule", "disabled rule=%s failures=%d window=%lldms "
+		       "until=\"the next reload (SIGHUP or --watch)\"",
 		       rule->logname, rule->limits.failures, (long long)window);
 }
 

@@ -73,6 +73,9 @@ tt_check "emit refuses a value too large to sign" test $? -eq 2
 "${tt[@]}" emit -c "$cfg" event items created '{"id":' 2>"$TT_TMP/e1"
 tt_check "emit rejects invalid JSON with status 2" test $? -eq 2
 tt_check "emit names the JSON error" grep -qF "invalid JSON value at byte 7" "$TT_TMP/e1"
+"${tt[@]}" emit -c "$cfg" event items created 'hello' 2>"$TT_TMP/e1q"
+tt_check "emit says a bare word needs quotes" grep -qF "a string needs JSON quotes" "$TT_TMP/e1q"
+tt_check "emit gives no quote hint for other errors" bash -c '! grep -qF "quotes" "$0"' "$TT_TMP/e1"
 # jansson skips a raw NUL after a number, but receivers reject it, so emit must too.
 printf '[1\0]' | "${tt[@]}" emit -c "$cfg" event items created 2>"$TT_TMP/e1"
 tt_check "emit rejects a raw NUL in the value" test $? -eq 2

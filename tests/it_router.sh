@@ -166,6 +166,8 @@ old="{\"v\":1,\"src\":\"api\",\"ts\":$((now - 600000)),\"id\":\"$(tt_new_id)\",\
 mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "$(tt_sign "$topic" "$old")"
 ret="{\"v\":1,\"src\":\"api\",\"ts\":$now,\"id\":\"$(tt_new_id)\",\"data\":103"
 mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t tattletale/event/fail/kept -m "$(tt_sign tattletale/event/fail/kept "$ret")" -r
+mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -n
+mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "${good/\"sig\":\"k1./\"sig\":\"k9.}"
 mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "not json at all"
 huge="{\"v\":1,\"src\":\"api\",\"ts\":$now,\"id\":\"$(tt_new_id)\",\"hop\":9223372036854775807,\"data\":104"
 mosquitto_pub -h 127.0.0.1 -p "$TT_PORT" -t "$topic" -m "$(tt_sign "$topic" "$huge")"
@@ -174,6 +176,8 @@ tt_check "replay rejected" tt_wait_for "$log" "reason=replay topic=$topic" 5
 tt_check "forged rejected" tt_wait_for "$log" "reason=bad-signature topic=$topic" 5
 tt_check "stale rejected" tt_wait_for "$log" "reason=stale topic=$topic" 5
 tt_check "no-signature rejected" tt_wait_for "$log" "reason=no-signature topic=$topic" 5
+tt_check "unknown key rejected with its id" tt_wait_for "$log" "reason=unknown-key topic=$topic kid=k9" 5
+tt_check "an empty message is not logged as a warning" bash -c '! grep -qF "bytes=0" "$0"' "$log"
 tt_check "the largest hop is stopped by the hop limit" tt_wait_for "$log" "received_hop=9223372036854775807" 5
 acks=$(tt_subacks)
 cat > "$rules/70-kept.lua" <<'LUA'

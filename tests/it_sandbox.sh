@@ -122,6 +122,7 @@ tt_check "the loop inside a coroutine is stopped" grep -qE "rule=12-spin-corouti
 tt_check "the memory bomb is stopped" grep -qE "rule=13-memory.lua.*memory" "$log"
 tt_check "the pathological pattern is stopped" grep -qE "rule=14-pattern.lua.*(budget|instruction|time)" "$log"
 tt_check "the failing rule is disabled after 5 failures" grep -qE "disabled rule=17-always-fails.lua" "$log"
+tt_check "the disabled log says how to enable it again" grep -qF 'until="the next reload (SIGHUP or --watch)"' "$log"
 tt_check "the rule with a spinning timer is disabled" tt_wait_for "$log" "disabled rule=18-timers.lua" 10
 
 emit event probe forbidden 1

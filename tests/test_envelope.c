@@ -263,6 +263,18 @@ Test(envelope, rejects_changed_tag_and_kid_as_bad_signature_or_key)
 	cr_assert_eq(verify(TOPIC1, p), TT_UNKNOWN_KEY);
 }
 
+Test(envelope, unknown_key_leaves_its_id)
+{
+	char p[] = VECTOR1;
+	struct tt_message msg;
+
+	strstr(p, "\"k1.")[2] = '7';
+	cr_assert_eq(tt_envelope_verify(&opts, TOPIC1, p, strlen(p), &msg), TT_UNKNOWN_KEY);
+	cr_assert_str_eq(msg.kid, "k7");
+	cr_assert_null(msg.data);
+	tt_message_clear(&msg);
+}
+
 Test(envelope, rejects_boundary_moved_between_topic_and_body)
 {
 	/* The tag signs "...created\n{..."; offer "...create\nd{...". */
