@@ -100,19 +100,17 @@ check_value(char *text, size_t *len, const struct tt_config *cfg)
 			"in limits.payload\n", *len, cfg->limits.payload - TT_ENVELOPE_OVERHEAD);
 		return -1;
 	}
-	if (tt_json_check_depth(text, *len, cfg->limits.depth - 1) < 0) {
+	if (tt_json_validate(text, *len, cfg->limits.depth - 1, &jerr) == 0)
+		return 0;
+	if (jerr.too_deep)
 		fprintf(stderr, "tattletale emit: invalid value: nested deeper than %d levels\n",
 			cfg->limits.depth - 1);
-		return -1;
-	}
-	if (tt_json_validate(text, *len, cfg->limits.depth - 1, &jerr) < 0) {
+	else
 		fprintf(stderr, "tattletale emit: invalid JSON value at byte %zu: %s%s\n",
 			jerr.offset + 1, jerr.message,
 			isalpha((unsigned char)text[0]) ?
 			" (a string needs JSON quotes, such as '\"hello\"')" : "");
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 static void

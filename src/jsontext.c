@@ -38,6 +38,8 @@ struct scanner {
 	struct name local[32];
 };
 
+static const char too_deep[] = "nested too deeply";
+
 static int
 fail(struct scanner *s, const char *message)
 {
@@ -261,7 +263,7 @@ scan_array(struct scanner *s)
 	struct tt_json_value item;
 
 	if (++s->depth > s->max_depth)
-		return fail(s, "nested too deeply");
+		return fail(s, too_deep);
 	s->p++;
 	skip_space(s);
 	if (s->p < s->end && *s->p == ']') {
@@ -402,7 +404,7 @@ scan_object(struct scanner *s, tt_json_member_fn member, void *arg)
 	size_t first = s->nnames;
 
 	if (++s->depth > s->max_depth)
-		return fail(s, "nested too deeply");
+		return fail(s, too_deep);
 	s->p++;
 	skip_space(s);
 	if (s->p < s->end && *s->p == '}') {
@@ -512,6 +514,7 @@ scan(const char *text, size_t len, int max_depth, bool object, tt_json_member_fn
 		if (err != NULL) {
 			err->message = s.error;
 			err->offset = (size_t)(s.p - s.start);
+			err->too_deep = s.error == too_deep;
 		}
 		errno = s.error_errno;
 	}

@@ -55,6 +55,7 @@ struct tt_json_value {
 struct tt_json_error {
 	const char *message;
 	size_t offset;
+	bool too_deep;			/* nested deeper than max_depth */
 };
 
 /*

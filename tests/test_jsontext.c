@@ -538,3 +538,14 @@ Test(jsontext, writes_unsigned_integers)
 		cr_assert_eq(memcmp(out, cases[i].text, n), 0, "%s", cases[i].text);
 	}
 }
+
+Test(jsontext, marks_depth_errors)
+{
+	struct tt_json_error err;
+
+	cr_assert_eq(tt_json_validate("[[[1]]]", 7, 2, &err), -1);
+	cr_assert(err.too_deep);
+	cr_assert_eq(err.offset, 2);
+	cr_assert_eq(tt_json_validate("[[1,]]", 6, 2, &err), -1);
+	cr_assert_not(err.too_deep);
+}
