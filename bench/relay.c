@@ -190,7 +190,8 @@ main(int argc, char **argv)
 			return 1;
 		r.fresh = tt_fresh_new(NULL);
 		if (r.fresh == NULL) {
-			fprintf(stderr, PROG ": cannot set up the replay check: %s\n", strerror(errno));
+			fprintf(stderr, PROG ": cannot set up the replay check: %s\n",
+				strerror(errno));
 			goto done;
 		}
 		r.verify.keys = keys;

@@ -608,7 +608,7 @@ set_keys(struct reader *r, const struct field *f, const struct tt_yamltree_node 
 		r->base = k;
 		rc = apply_map(r, key_fields, item);
 		r->base = cfg;
-		/* An entry with a bad key is already reported, and checking it whole would only repeat that. */
+		/* A bad key is already reported, and checking the entry whole would repeat it. */
 		if (rc == -1 || check_key_entry(r, item, i) == -1)
 			failed = -1;
 		pop(r, saved);

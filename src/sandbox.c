@@ -231,7 +231,8 @@ tt_sandbox_log(lua_State *L, enum tt_log_level level, const char *event, int fir
 	const char *text;
 	size_t len;
 
-	tt_sandbox_charge(L, 1 + (uint64_t)(top >= first ? top - first + 1 : 0) / TT_SANDBOX_WORK_PER_INSN);
+	tt_sandbox_charge(L, 1 + (uint64_t)(top >= first ? top - first + 1 : 0) /
+				     TT_SANDBOX_WORK_PER_INSN);
 	if (!tt_log_enabled(level))
 		return;
 
