@@ -8,6 +8,7 @@
 #ifndef TT_LUAJSON_H
 #define TT_LUAJSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <lua.h>
@@ -22,6 +23,8 @@ void tt_luajson_setup(lua_State *L);
 void tt_luajson_push_null(lua_State *L);
 void tt_luajson_push_array(lua_State *L);
 void tt_luajson_push_object(lua_State *L);
+/* Pushes a new object or array with its marker and room for narr + nrec entries. */
+void tt_luajson_push_marked(lua_State *L, bool object, size_t narr, size_t nrec);
 /* Whether the value at idx is the null sentinel. */
 int tt_luajson_is_null(lua_State *L, int idx);
 /* Whether the value at idx is a table with the array or the object marker. */
