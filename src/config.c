@@ -8,12 +8,14 @@
  * map each key to a setter, which checks the value's type and range and
  * stores it. A scalar is the text written: there is no YAML 1.1 implicit
  * typing, so `yes` is a string and only `true` and `false` are booleans.
- * Reading the keys themselves is in config_keys.c.
+ * Reading the keys themselves is in config_keys.c, and the flags that
+ * override the file are in config_flags.c.
  *
  * Key text never passes through struct tt_config except for inline
  * `value:` entries, which are wiped when the config is freed.
  */
 #include "config.h"
+#include "config_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,7 +32,6 @@
 #include "yamltree.h"
 
 #define KEYS_MAX 256
-#define QUOTE_MAX 48		/* bytes of a bad value shown in a message */
 #define ERRORS_SHOWN 8		/* errors written into err; the rest are counted */
 #define COUNT_ROOM 48		/* bytes kept in err for the line that counts the rest */
 #define FIELDS_MAX 16		/* keys in one table of fields */
@@ -96,8 +97,8 @@ append(char *err, size_t errsize, size_t *pos, const char *fmt, ...)
 }
 
 /* Writes a message with no file position into err. Returns -1. */
-static int
-errf(char *err, size_t errsize, const char *fmt, ...)
+int
+tt_config_errf(char *err, size_t errsize, const char *fmt, ...)
 {
 	size_t pos = 0;
 	va_list ap;
@@ -154,7 +155,7 @@ fail_pos(struct reader *r, int line, int column, const char *fmt, ...)
 static const char *
 describe(const struct tt_yamltree_node *n, char *buf, size_t size)
 {
-	char quoted[QUOTE_MAX];
+	char quoted[TT_CONFIG_QUOTE_MAX];
 
 	if (n->type == TT_YAMLTREE_MAPPING)
 		return "a mapping";
@@ -171,7 +172,7 @@ describe(const struct tt_yamltree_node *n, char *buf, size_t size)
 static int
 expected(struct reader *r, const struct tt_yamltree_node *n, const char *expectation)
 {
-	char buf[QUOTE_MAX + 2];
+	char buf[TT_CONFIG_QUOTE_MAX + 2];
 
 	return fail_at(r, n, "expected %s, got %s", expectation, describe(n, buf, sizeof(buf)));
 }
@@ -260,7 +261,7 @@ apply_map(struct reader *r, const struct field *fields, const struct tt_yamltree
 
 	for (size_t i = 0; i < n->nkids; i += 2) {
 		const struct tt_yamltree_node *key = n->kids[i];
-		char name[QUOTE_MAX];
+		char name[TT_CONFIG_QUOTE_MAX];
 		size_t saved;
 
 		if (key->type != TT_YAMLTREE_SCALAR) {
@@ -396,8 +397,8 @@ set_str(struct reader *r, const struct field *f, const struct tt_yamltree_node *
 }
 
 /* Joins dir and a relative path; an absolute path is copied. Returns NULL on ENOMEM. */
-static char *
-join(const char *dir, const char *path)
+char *
+tt_config_join(const char *dir, const char *path)
 {
 	char *out;
 
@@ -423,7 +424,7 @@ set_path(struct reader *r, const struct field *f, const struct tt_yamltree_node 
 
 	if (n->type != TT_YAMLTREE_SCALAR || n->len == 0)
 		return expected(r, n, "a path");
-	full_path = join(r->cfg->dir, n->text);
+	full_path = tt_config_join(r->cfg->dir, n->text);
 	if (full_path == NULL)
 		return fail_at(r, n, "out of memory");
 	free(*slot);
@@ -463,8 +464,8 @@ set_tls(struct reader *r, const struct field *f, const struct tt_yamltree_node *
 	return apply_map(r, f->sub, n);
 }
 
-static const char *
-check_app(const char *s, size_t len)
+const char *
+tt_config_check_app(const char *s, size_t len)
 {
 	static const char expectation[] = "1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'";
 
@@ -492,21 +493,21 @@ check_client_id(const char *s, size_t len)
 	return is_token(s, len, 128) ? NULL : "1 to 128 printable ASCII characters without spaces";
 }
 
-static const char *
-check_host(const char *s, size_t len)
+const char *
+tt_config_check_host(const char *s, size_t len)
 {
 	return is_token(s, len, 255) ? NULL : "a host name or address";
 }
 
-static const char *
-check_text(const char *s, size_t len)
+const char *
+tt_config_check_text(const char *s, size_t len)
 {
 	/* MQTT strings, such as the username, have a 16-bit length. */
 	return len >= 1 && len <= 65535 ? NULL : "a non-empty string of at most 65535 bytes";
 }
 
-static const char *
-check_prefix(const char *s, size_t len)
+const char *
+tt_config_check_prefix(const char *s, size_t len)
 {
 	if (len <= TT_PREFIX_MAX && tt_topic_check_prefix(s) == 0)
 		return NULL;
@@ -514,8 +515,8 @@ check_prefix(const char *s, size_t len)
 	       "control characters and no leading '$'";
 }
 
-static const char *
-check_kid(const char *s, size_t len)
+const char *
+tt_config_check_kid(const char *s, size_t len)
 {
 	return tt_kid_check(s, len) == 0 ? NULL : "1 to 32 characters of A-Z, a-z, 0-9, '_' and '-'";
 }
@@ -535,15 +536,15 @@ check_env(const char *s, size_t len)
 #define KEY(member) offsetof(struct tt_config_key, member)
 
 static const struct field key_fields[] = {
-	{ .name = "id", .set = set_str, .offset = KEY(id), .check = check_kid },
+	{ .name = "id", .set = set_str, .offset = KEY(id), .check = tt_config_check_kid },
 	{ .name = "file", .set = set_path, .offset = KEY(file) },
 	{ .name = "env", .set = set_str, .offset = KEY(env), .check = check_env },
 	{ .name = "value", .set = set_str, .offset = KEY(value) },
 	{ NULL }
 };
 
-static void
-free_key(struct tt_config_key *k)
+void
+tt_config_free_key(struct tt_config_key *k)
 {
 	free(k->id);
 	free(k->file);
@@ -554,11 +555,11 @@ free_key(struct tt_config_key *k)
 	}
 }
 
-static void
-free_keys(struct tt_config *cfg)
+void
+tt_config_free_keys(struct tt_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nkeys; i++)
-		free_key(&cfg->keys[i]);
+		tt_config_free_key(&cfg->keys[i]);
 	free(cfg->keys);
 	cfg->keys = NULL;
 	cfg->nkeys = 0;
@@ -592,7 +593,7 @@ set_keys(struct reader *r, const struct field *f, const struct tt_yamltree_node 
 	if (n->nkids > KEYS_MAX)
 		return fail_at(r, n, "%zu keys, expected at most %d", n->nkids, KEYS_MAX);
 
-	free_keys(cfg);
+	tt_config_free_keys(cfg);
 	if (n->nkids > 0 && (cfg->keys = calloc(n->nkids, sizeof(*cfg->keys))) == NULL)
 		return fail_at(r, n, "out of memory");
 
@@ -627,12 +628,14 @@ static const struct field tls_fields[] = {
 };
 
 static const struct field broker_fields[] = {
-	{ .name = "host", .set = set_str, .offset = CFG(broker.host), .check = check_host },
+	{ .name = "host", .set = set_str, .offset = CFG(broker.host),
+	  .check = tt_config_check_host },
 	{ .name = "port", .set = set_int, .offset = CFG(broker.port), .min = 1, .max = 65535 },
 	{ .name = "client_id", .set = set_str, .offset = CFG(broker.client_id),
 	  .check = check_client_id },
 	{ .name = "session", .set = set_session, .offset = CFG(broker.persistent) },
-	{ .name = "username", .set = set_str, .offset = CFG(broker.username), .check = check_text },
+	{ .name = "username", .set = set_str, .offset = CFG(broker.username),
+	  .check = tt_config_check_text },
 	{ .name = "password_file", .set = set_path, .offset = CFG(broker.password_file) },
 	{ .name = "keepalive", .set = set_int, .offset = CFG(broker.keepalive), .min = 5,
 	  .max = 65535, .unit = "seconds" },
@@ -684,10 +687,10 @@ static const struct field stats_fields[] = {
 };
 
 static const struct field top_fields[] = {
-	{ .name = "app", .set = set_str, .offset = CFG(app), .check = check_app },
+	{ .name = "app", .set = set_str, .offset = CFG(app), .check = tt_config_check_app },
 	{ .name = "broker", .set = set_map, .sub = broker_fields },
 	{ .name = "topic_prefix", .set = set_str, .offset = CFG(topic_prefix),
-	  .check = check_prefix },
+	  .check = tt_config_check_prefix },
 	{ .name = "keys", .set = set_keys },
 	{ .name = "window", .set = set_map, .sub = window_fields },
 	{ .name = "limits", .set = set_map, .sub = limits_fields },
@@ -737,7 +740,7 @@ set_location(struct reader *r, const char *path)
 	char *cwd = NULL, *folder = NULL, *dir;
 
 	if (replace(&cfg->path, path) == -1)
-		return errf(r->err, r->errsize, "%s: out of memory", path);
+		return tt_config_errf(r->err, r->errsize, "%s: out of memory", path);
 
 	if (slash == path) {
 		dir = strdup("/");
@@ -746,15 +749,16 @@ set_location(struct reader *r, const char *path)
 	} else {
 		cwd = getcwd(NULL, 0);
 		if (cwd == NULL)
-			return errf(r->err, r->errsize, "%s: failed to get the current folder: %s",
-				    path, strerror(errno));
+			return tt_config_errf(r->err, r->errsize,
+					      "%s: failed to get the current folder: %s", path,
+					      strerror(errno));
 		folder = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
-		dir = folder ? join(cwd, folder) : NULL;
+		dir = folder ? tt_config_join(cwd, folder) : NULL;
 	}
 	free(cwd);
 	free(folder);
 	if (dir == NULL)
-		return errf(r->err, r->errsize, "%s: out of memory", path);
+		return tt_config_errf(r->err, r->errsize, "%s: out of memory", path);
 	free(cfg->dir);
 	cfg->dir = dir;
 	return 0;
@@ -769,7 +773,7 @@ read_tree(struct reader *r, const char *path, struct tt_yamltree_node **root)
 	if (tt_yamltree_read(path, root, &yaml_err) == 0)
 		return 0;
 	if (yaml_err.line == 0)
-		return errf(r->err, r->errsize, "%s: %s", path, yaml_err.message);
+		return tt_config_errf(r->err, r->errsize, "%s: %s", path, yaml_err.message);
 	return fail_pos(r, yaml_err.line, yaml_err.column, "%s", yaml_err.message);
 }
 
@@ -814,7 +818,7 @@ tt_config_free(struct tt_config *cfg)
 	free(cfg->broker.tls.cert_file);
 	free(cfg->broker.tls.key_file);
 	free(cfg->topic_prefix);
-	free_keys(cfg);
+	tt_config_free_keys(cfg);
 	free(cfg->rules);
 	free(cfg->lua_path);
 	memset(cfg, 0, sizeof(*cfg));
@@ -849,192 +853,4 @@ tt_config_read(struct tt_config *cfg, const char *path, char *err, size_t errsiz
 out:
 	tt_yamltree_free(root);
 	return rc;
-}
-
-const char *
-tt_config_locate(const char *explicit_path)
-{
-	/* Fixed, not under the build's sysconfdir, so every package looks in one place. */
-	static const char system_path[] = "/etc/tattletale/tattletale.yaml";
-	const char *env;
-
-	if (explicit_path != NULL)
-		return explicit_path;
-	env = getenv("TATTLETALE_CONFIG");
-	if (env != NULL && env[0] != '\0')
-		return env;
-	if (access("tattletale.yaml", F_OK) == 0)
-		return "tattletale.yaml";
-	if (access(system_path, F_OK) == 0)
-		return system_path;
-	return NULL;
-}
-
-/* A flag that replaces a string of the config. */
-struct flag {
-	const char *name;		/* the option, for messages */
-	size_t from;			/* a const char * in struct tt_config_overrides */
-	size_t to;			/* a char * in struct tt_config */
-	const char *(*check)(const char *s, size_t len);
-	bool path;			/* relative to the current folder */
-	bool tls;			/* giving it turns TLS on */
-};
-
-#define OV(member) offsetof(struct tt_config_overrides, member)
-
-static const struct flag flags[] = {
-	{ .name = "--host", .from = OV(host), .to = CFG(broker.host), .check = check_host },
-	{ .name = "--app", .from = OV(app), .to = CFG(app), .check = check_app },
-	{ .name = "--prefix", .from = OV(prefix), .to = CFG(topic_prefix), .check = check_prefix },
-	{ .name = "--rules", .from = OV(rules), .to = CFG(rules), .path = true },
-	{ .name = "--username", .from = OV(username), .to = CFG(broker.username),
-	  .check = check_text },
-	{ .name = "--password-file", .from = OV(password_file), .to = CFG(broker.password_file),
-	  .path = true },
-	{ .name = "--ca-file", .from = OV(ca_file), .to = CFG(broker.tls.ca_file), .path = true,
-	  .tls = true },
-	{ .name = "--cert-file", .from = OV(cert_file), .to = CFG(broker.tls.cert_file),
-	  .path = true, .tls = true },
-	{ .name = "--tls-key-file", .from = OV(key_file_tls), .to = CFG(broker.tls.key_file),
-	  .path = true, .tls = true },
-};
-
-/* Returns an absolute copy of a path given on the command line. */
-static char *
-absolute(const char *path)
-{
-	char *cwd, *full_path;
-
-	if (path[0] == '/')
-		return strdup(path);
-	cwd = getcwd(NULL, 0);
-	if (cwd == NULL)
-		return NULL;
-	full_path = join(cwd, path);
-	free(cwd);
-	return full_path;
-}
-
-static int
-apply_flag(struct tt_config *cfg, const struct flag *fl, const char *value, char *err,
-	   size_t errsize)
-{
-	char **slot = (char **)((char *)cfg + fl->to);
-	char quoted[QUOTE_MAX];
-	const char *expectation;
-	char *copy;
-
-	if (fl->check != NULL && (expectation = fl->check(value, strlen(value))) != NULL)
-		return errf(err, errsize, "%s: expected %s, got \"%s\"", fl->name, expectation,
-			    tt_log_quote(value, strlen(value), quoted, sizeof(quoted)));
-	if (fl->path && value[0] == '\0')
-		return errf(err, errsize, "%s: expected a path, got an empty value", fl->name);
-
-	copy = fl->path ? absolute(value) : strdup(value);
-	if (copy == NULL)
-		return errf(err, errsize, "%s: %s", fl->name, strerror(errno));
-	free(*slot);
-	*slot = copy;
-	if (fl->tls)
-		cfg->broker.tls.enabled = true;
-	return 0;
-}
-
-/* Replaces the configured keys with the one from --key-file. */
-static int
-apply_key_file(struct tt_config *cfg, const struct tt_config_overrides *ov, char *err,
-	       size_t errsize)
-{
-	const char *kid = ov->kid ? ov->kid : "default";
-	struct tt_config_key *k;
-	char quoted[QUOTE_MAX];
-	const char *expectation;
-
-	if (ov->kid != NULL && ov->key_file == NULL)
-		return errf(err, errsize, "--kid needs --key-file: it names the key read from "
-			    "that file");
-	if (ov->key_file == NULL)
-		return 0;
-	if ((expectation = check_kid(kid, strlen(kid))) != NULL)
-		return errf(err, errsize, "--kid: expected %s, got \"%s\"", expectation,
-			    tt_log_escape(kid, strlen(kid), quoted, sizeof(quoted)));
-	if (ov->key_file[0] == '\0')
-		return errf(err, errsize, "--key-file: expected a path, got an empty value");
-
-	k = calloc(1, sizeof(*k));
-	if (k == NULL || (k->id = strdup(kid)) == NULL || (k->file = absolute(ov->key_file)) == NULL) {
-		if (k != NULL)
-			free_key(k);
-		free(k);
-		return errf(err, errsize, "--key-file: %s", strerror(errno));
-	}
-	free_keys(cfg);
-	cfg->keys = k;
-	cfg->nkeys = 1;
-	return 0;
-}
-
-static int
-apply_overrides(struct tt_config *cfg, const struct tt_config_overrides *ov, char *err,
-		size_t errsize)
-{
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		const char *value = *(const char *const *)((const char *)ov + flags[i].from);
-
-		if (value != NULL && apply_flag(cfg, &flags[i], value, err, errsize) == -1)
-			return -1;
-	}
-	if (ov->port != 0) {
-		if (ov->port < 1 || ov->port > 65535)
-			return errf(err, errsize, "--port: expected an integer from 1 to 65535, "
-				    "got %d", ov->port);
-		cfg->broker.port = ov->port;
-	}
-	if (ov->tls)
-		cfg->broker.tls.enabled = true;
-	if (ov->insecure) {
-		cfg->broker.tls.enabled = true;
-		cfg->broker.tls.verify = false;
-	}
-	return apply_key_file(cfg, ov, err, errsize);
-}
-
-/* Fills the defaults that depend on other values or that init failed to allocate. */
-static int
-fill_defaults(struct tt_config *cfg, char *err, size_t errsize)
-{
-	if (cfg->dir == NULL && (cfg->dir = getcwd(NULL, 0)) == NULL)
-		return errf(err, errsize, "failed to get the current folder: %s", strerror(errno));
-	if (cfg->broker.host == NULL && (cfg->broker.host = strdup("127.0.0.1")) == NULL)
-		return errf(err, errsize, "out of memory");
-	if (cfg->topic_prefix == NULL && (cfg->topic_prefix = strdup("tattletale")) == NULL)
-		return errf(err, errsize, "out of memory");
-	if (cfg->rules == NULL && (cfg->rules = join(cfg->dir, "rules.d")) == NULL)
-		return errf(err, errsize, "out of memory");
-	if (cfg->broker.port == 0)
-		cfg->broker.port = cfg->broker.tls.enabled ? 8883 : 1883;
-	return 0;
-}
-
-int
-tt_config_finish(struct tt_config *cfg, const struct tt_config_overrides *ov, char *err,
-		 size_t errsize)
-{
-	static const struct tt_config_overrides none;
-	const struct tt_config_tls *tls = &cfg->broker.tls;
-
-	if (apply_overrides(cfg, ov ? ov : &none, err, errsize) == -1)
-		return -1;
-	if (fill_defaults(cfg, err, errsize) == -1)
-		return -1;
-
-	if (cfg->app == NULL)
-		return errf(err, errsize, "missing app: set app in the config or pass --app NAME");
-	if (cfg->nkeys == 0 && getenv("TATTLETALE_KEY") == NULL)
-		return errf(err, errsize, "no key configured: add keys to the config, pass "
-			    "--key-file FILE or set TATTLETALE_KEY");
-	if ((tls->cert_file == NULL) != (tls->key_file == NULL))
-		return errf(err, errsize, "broker.tls: cert_file and key_file go together, set "
-			    "both or neither");
-	return 0;
 }

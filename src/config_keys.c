@@ -8,6 +8,7 @@
  * source, never the text.
  */
 #include "config.h"
+#include "config_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,21 +19,6 @@
 #include <openssl/crypto.h>
 
 #include "keyring.h"
-
-/* Writes a message into err. Returns -1. */
-static int
-errf(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errsize == 0)
-		return -1;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errsize, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-	return -1;
-}
 
 /* The whitespace that tt_key_read_file trims from key files. */
 static bool
@@ -82,30 +68,30 @@ load_key(struct tt_keyring *ring, const struct tt_config *cfg, const struct tt_c
 
 	if (k->file != NULL) {
 		if (tt_key_read_file(k->file, &text, &len) == -1)
-			return errf(err, errsize, "key %s from %s: failed to read: %s", k->id,
+			return tt_config_errf(err, errsize, "key %s from %s: failed to read: %s", k->id,
 				    source, strerror(errno));
 	} else {
 		const char *s = k->env ? getenv(k->env) : k->value;
 
 		if (s == NULL)
-			return errf(err, errsize, "key %s from %s: the variable is not set", k->id,
+			return tt_config_errf(err, errsize, "key %s from %s: the variable is not set", k->id,
 				    source);
 		if (copy_trimmed(s, &text, &len) == -1)
-			return errf(err, errsize, "key %s from %s: out of memory", k->id, source);
+			return tt_config_errf(err, errsize, "key %s from %s: out of memory", k->id, source);
 	}
 
 	if (len < TT_KEY_MIN) {
-		errf(err, errsize, "key %s from %s is %zu bytes; a key needs at least %d (generate "
+		tt_config_errf(err, errsize, "key %s from %s is %zu bytes; a key needs at least %d (generate "
 		     "one with 'tattletale keygen')", k->id, source, len, TT_KEY_MIN);
 	} else if (len > TT_KEY_MAX) {
-		errf(err, errsize, "key %s from %s is %zu bytes; a key has at most %d", k->id,
+		tt_config_errf(err, errsize, "key %s from %s is %zu bytes; a key has at most %d", k->id,
 		     source, len, TT_KEY_MAX);
 	} else if (tt_keyring_add(ring, k->id, text, len) == -1) {
 		if (errno == EEXIST)
-			errf(err, errsize, "key %s from %s: the key id %s is configured twice",
+			tt_config_errf(err, errsize, "key %s from %s: the key id %s is configured twice",
 			     k->id, source, k->id);
 		else
-			errf(err, errsize, "key %s from %s: %s", k->id, source, strerror(errno));
+			tt_config_errf(err, errsize, "key %s from %s: %s", k->id, source, strerror(errno));
 	} else {
 		rc = 0;
 	}
@@ -122,13 +108,13 @@ tt_config_load_keys(const struct tt_config *cfg, char *err, size_t errsize)
 	struct tt_keyring *ring;
 
 	if (cfg->nkeys == 0 && getenv("TATTLETALE_KEY") == NULL) {
-		errf(err, errsize, "no key configured: add keys to the config, pass --key-file "
+		tt_config_errf(err, errsize, "no key configured: add keys to the config, pass --key-file "
 		     "FILE or set TATTLETALE_KEY");
 		return NULL;
 	}
 	ring = tt_keyring_new();
 	if (ring == NULL) {
-		errf(err, errsize, "failed to create the keyring: %s", strerror(errno));
+		tt_config_errf(err, errsize, "failed to create the keyring: %s", strerror(errno));
 		return NULL;
 	}
 
