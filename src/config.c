@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The router's configuration file and the flags that override it.
+ * The router's configuration file, read into struct tt_config.
  *
  * A file is read in two passes. The first, in yamltree.c, turns the YAML
  * into a small tree of scalars, mappings and lists and rejects everything
