@@ -67,6 +67,16 @@ tt_id_check(const char *id, size_t len)
 	return check_chars(id, len, TT_ID_MIN, TT_ID_MAX, false);
 }
 
+/* Copies s[0..n) to p and returns the end of the copy. */
+static char *
+put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define put_literal(p, s) put((p), (s), sizeof(s) - 1)
+
 /*
  * Computes the HMAC-SHA256 of the signing input into tag. Returns 0 or -1.
  * The short fields before BODY go in as one update, because each update
@@ -76,25 +86,22 @@ static int
 compute_tag(const struct tt_key *key, const char *topic, const void *body, size_t bodylen,
 	    unsigned char tag[MAC_LEN])
 {
-	char head[sizeof(DOMAIN) + TT_KID_MAX + 1 + TT_TOPIC_MAX + 1];
+	char head[sizeof(DOMAIN) + TT_KID_MAX + 1 + TT_TOPIC_MAX + 1], *p;
 	EVP_MAC_CTX *ctx = tt_key_mac(key);
 	const char *kid = tt_key_id(key);
-	size_t kidlen = strlen(kid), topiclen = strlen(topic), headlen, outlen = 0;
+	size_t kidlen = strlen(kid), topiclen = strlen(topic), outlen = 0;
 
 	if (ctx == NULL || kidlen > TT_KID_MAX || topiclen > TT_TOPIC_MAX)
 		return -1;
-	memcpy(head, DOMAIN, sizeof(DOMAIN) - 1);
-	headlen = sizeof(DOMAIN) - 1;
-	memcpy(head + headlen, kid, kidlen);
-	headlen += kidlen;
-	head[headlen++] = '\n';
-	memcpy(head + headlen, topic, topiclen);
-	headlen += topiclen;
-	head[headlen++] = '\n';
+	p = put_literal(head, DOMAIN);
+	p = put(p, kid, kidlen);
+	*p++ = '\n';
+	p = put(p, topic, topiclen);
+	*p++ = '\n';
 
 	/* A NULL key restarts the context with the key it was made with. */
 	if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1 ||
-	    EVP_MAC_update(ctx, (const unsigned char *)head, headlen) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)head, (size_t)(p - head)) != 1 ||
 	    EVP_MAC_update(ctx, body, bodylen) != 1)
 		return -1;
 	if (EVP_MAC_final(ctx, tag, &outlen, MAC_LEN) != 1 || outlen != MAC_LEN)
@@ -351,16 +358,6 @@ tt_message_copy(struct tt_message *dst, const struct tt_message *src)
 	dst->data = dst->owned = data;
 	return 0;
 }
-
-/* Copies s[0..n) to p and returns the end of the copy. */
-static char *
-put(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-#define put_literal(p, s) put((p), (s), sizeof(s) - 1)
 
 /* Room for the longest head: the fixed text, src and id at their longest, and two int64s. */
 #define HEAD_MAX (64 + TT_SRC_MAX + TT_ID_MAX + 2 * 20)

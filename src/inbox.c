@@ -58,7 +58,7 @@ log_rejection(const char *topic, size_t len, enum tt_reason reason, const struct
 	if (reason == TT_UNKNOWN_KEY)
 		tt_log(TT_LOG_WARN, "inbox", "message rejected reason=%s topic=%s kid=%s bytes=%zu",
 		       tt_reason_name(reason), etopic, msg->kid, len);
-	else if (reason >= TT_BAD_FIELD && msg->data != NULL)
+	else if (msg->data != NULL)	/* verified, then found stale or replayed */
 		tt_log(TT_LOG_WARN, "inbox", "message rejected reason=%s topic=%s src=%s id=%s ts=%lld",
 		       tt_reason_name(reason), etopic, msg->src, msg->id, (long long)msg->ts);
 	else
