@@ -57,13 +57,14 @@ resign(struct relay *r, const struct mosquitto_message *msg, char **payload, siz
 	struct tt_message in;
 	struct tt_sign_input out;
 	char id[TT_ID_LEN + 1];
+	int64_t now = tt_now_wall_ms();
 	int rc = 1;
 
 	*payload = NULL;
 	if (tt_envelope_verify(&r->verify, msg->topic, msg->payload, (size_t)msg->payloadlen,
 			       &in) != TT_OK)
 		return 1;
-	if (tt_fresh_check(r->fresh, &in, msg->topic, msg->retain, tt_now_wall_ms()) == TT_OK &&
+	if (tt_fresh_check(r->fresh, &in, msg->topic, msg->retain, now) == TT_OK &&
 	    in.data != NULL) {
 		rc = -1;
 		if (tt_envelope_new_id(id) < 0)
@@ -71,7 +72,7 @@ resign(struct relay *r, const struct mosquitto_message *msg, char **payload, siz
 		out = (struct tt_sign_input){
 			.topic = r->out_topic,
 			.src = "relay",
-			.ts = tt_now_wall_ms(),
+			.ts = now,
 			.id = id,
 			.hop = in.hop + 1,
 			.data = in.data,
